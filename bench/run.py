@@ -1,0 +1,141 @@
+"""healthbrain benchmarks — one command runs them all (or the ones named):
+
+    .venv/bin/python bench/run.py                 # every benchmark
+    .venv/bin/python bench/run.py simulate        # one
+    .venv/bin/python bench/run.py simulate --residents 1650000 --postgres postgresql://postgres@127.0.0.1/test
+
+Each benchmark prints a Markdown table row and appends a JSON line to bench/out/results.jsonl
+with the command, the machine and the figures; docs/benchmarks.md quotes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+HEALTHBRAIN = [sys.executable, "-m", "healthbrain"]
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def record(name: str, command: str, figures: dict[str, object]) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "benchmark": name,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "machine": machine(),
+        **figures,
+    }
+    with (OUT / "results.jsonl").open("a") as fh:
+        fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    print(json.dumps(entry, ensure_ascii=False, indent=2))
+
+
+def _reset_postgres(url: str) -> None:
+    from sqlalchemy import text
+
+    from healthbrain.db import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def bench_simulate(args: argparse.Namespace) -> None:
+    """Generate and load a synthetic district (target: 1.65 M residents in under 10 minutes)."""
+    workdir = Path(tempfile.mkdtemp(prefix="hb-bench-"))
+    try:
+        if args.postgres:
+            url = args.postgres
+            _reset_postgres(url)
+        else:
+            url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+        command = [
+            *HEALTHBRAIN,
+            "simulate",
+            "--residents",
+            str(args.residents),
+            "--seed",
+            "42",
+            "--as-of",
+            "2026-11-25",
+            "--database-url",
+            url,
+        ]
+        started = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - started
+        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        size = sum(p.stat().st_size for p in workdir.iterdir()) / 2**20 if not args.postgres else None
+        from sqlalchemy import func, select
+
+        from healthbrain.db import make_engine
+        from healthbrain.sim.models import SimulationRun
+
+        engine = make_engine(url)
+        with engine.connect() as connection:
+            counts = connection.execute(select(SimulationRun.counts).order_by(SimulationRun.id.desc())).scalar_one()
+            runs = connection.execute(select(func.count()).select_from(SimulationRun)).scalar_one()
+        engine.dispose()
+        assert runs == 1
+        record(
+            "simulate",
+            "python bench/run.py simulate --residents {}{}".format(
+                args.residents, " --postgres URL" if args.postgres else ""
+            ),
+            {
+                "database": "postgresql" if args.postgres else "sqlite",
+                "residents": args.residents,
+                "wall_seconds": round(seconds, 1),
+                "peak_rss_mib": round(peak_mib),
+                "database_mib": round(size) if size is not None else None,
+                "rows": counts,
+                "target": "< 600 s for 1,650,000 residents",
+            },
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {"simulate": bench_simulate}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all): {', '.join(BENCHMARKS)}")
+    parser.add_argument("--residents", type=int, default=1_650_000)
+    parser.add_argument("--postgres", help="run against this PostgreSQL database (it is emptied)")
+    args = parser.parse_args()
+    for name in args.names or list(BENCHMARKS):
+        BENCHMARKS[name](args)
+
+
+if __name__ == "__main__":
+    main()

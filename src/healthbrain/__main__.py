@@ -1,0 +1,3 @@
+from healthbrain.cli import main
+
+main()

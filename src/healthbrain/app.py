@@ -1,0 +1,136 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+
+from healthbrain import __version__
+from healthbrain.auth.router import router as auth_router
+from healthbrain.config import Settings, get_settings
+from healthbrain.core import context
+from healthbrain.core.errors import DomainError, NotAuthenticated
+from healthbrain.core.i18n import translate
+from healthbrain.db import Database, get_database
+from healthbrain.geo.router import router as geo_router
+from healthbrain.people.router import router as people_router
+from healthbrain.records.router import router as records_router
+from healthbrain.web.deps import request_language
+from healthbrain.web.pages import router as pages_router
+from healthbrain.web.templating import render_error
+
+log = logging.getLogger("healthbrain.http")
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/fhir", "/healthz", "/openapi"))
+
+
+def create_app(database: Database | None = None, settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="healthbrain 健康大脑+",
+        version=__version__,
+        description="The regional health platform of a district health bureau.",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.database = database or get_database(settings)
+    app.state.settings = settings
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        rid = request.headers.get("x-request-id") or str(uuid.uuid4())
+        context.request_id.set(rid)
+        context.client_ip.set(request.client.host if request.client else None)
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers["x-request-id"] = rid
+        response.headers.setdefault("x-content-type-options", "nosniff")
+        response.headers.setdefault("x-frame-options", "DENY")
+        response.headers.setdefault("referrer-policy", "same-origin")
+        if not request.url.path.startswith("/static"):
+            log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.url.path,
+                    "status": response.status_code,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+        return response
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        language = request_language(request)
+        message = translate(exc.key, language, **exc.params)
+        if not _is_api(request):
+            if isinstance(exc, NotAuthenticated):
+                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            return render_error(request, exc.status_code, message)
+        body: dict[str, Any] = {"detail": message, "code": exc.key}
+        if exc.field is not None:
+            body["field"] = exc.field
+        if exc.link is not None:
+            body["link"] = exc.link
+        if exc.status_code == 422 and exc.field is not None:
+            # The same shape as payload validation errors, so a client reads one format for 422.
+            body["detail"] = [{"loc": ["body", *exc.field.split(".")], "msg": message, "type": exc.key}]
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+        ]
+        if not _is_api(request):
+            detail = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors)
+            return render_error(request, 422, detail)
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        message = translate("error.internal", request_language(request))
+        if not _is_api(request):
+            return render_error(request, 500, message)
+        return JSONResponse({"detail": message, "code": "error.internal"}, status_code=500)
+
+    @app.get("/healthz", tags=["system"], summary="Liveness and database check")
+    def healthz() -> JSONResponse:
+        db: Database = app.state.database
+        try:
+            with db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+            return JSONResponse({"status": "ok", "database": db.engine.dialect.name, "version": __version__})
+        except Exception as exc:  # the whole point is to report it
+            return JSONResponse({"status": "error", "database": str(exc.__class__.__name__)}, status_code=503)
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="healthbrain API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    for router in (auth_router, people_router, records_router, geo_router, pages_router):
+        app.include_router(router)
+    return app

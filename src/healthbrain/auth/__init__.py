@@ -1,0 +1,1 @@
+"""Users, roles, organisation scope, sessions and tokens, and the audit log."""

@@ -1,0 +1,262 @@
+"""The ``healthbrain`` command line."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from healthbrain import __version__
+from healthbrain.config import Settings, get_settings
+from healthbrain.core.time import local_today
+
+app = typer.Typer(
+    help="healthbrain 健康大脑+ — the regional health platform.\n\n"
+    "Start here: `healthbrain demo` builds a synthetic district in a local SQLite file and serves it "
+    "at http://127.0.0.1:8000 with one login per role.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+users_app = typer.Typer(help="Users and their tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+console = Console()
+
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="HEALTHBRAIN_DATABASE_URL",
+        help="SQLite or PostgreSQL URL (default: SQLite in the data folder).",
+    ),
+]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", envvar="HEALTHBRAIN_DATA_DIR", help="Local data folder (default ./data).")
+]
+DEMO_PASSWORD = "healthbrain-demo"
+
+
+def _settings(database_url: str | None, data_dir: Path | None = None) -> Settings:
+    updates: dict[str, object] = {}
+    if database_url:
+        updates["database_url"] = database_url
+    if data_dir:
+        updates["data_dir"] = data_dir
+    return get_settings().model_copy(update=updates)
+
+
+def _database(settings: Settings):  # type: ignore[no-untyped-def]
+    from healthbrain.db import Database, set_database
+
+    database = Database(settings.resolved_database_url, echo=settings.db_echo)
+    set_database(database)
+    return database
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(f"healthbrain {__version__}")
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseOpt = None, revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from healthbrain.migrations.runner import current_revision, upgrade
+
+    database = _database(_settings(database_url))
+    upgrade(database.engine, revision)
+    console.print(f"database at revision [bold]{current_revision(database.engine)}[/]")
+
+
+@db_app.command("current")
+def db_current(database_url: DatabaseOpt = None) -> None:
+    """Show the database's migration revision."""
+    from healthbrain.migrations.runner import current_revision
+
+    console.print(current_revision(_database(_settings(database_url)).engine) or "(empty database)")
+
+
+def _run_simulation(database, residents: int, seed: int, as_of: date, history_days: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    from healthbrain.sim.service import simulate
+
+    columns = (TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=max(total, 1))
+            bar.update(tasks[stage], completed=done if total else 1, total=max(total, 1))
+
+        result = simulate(
+            database, residents=residents, seed=seed, as_of=as_of, history_days=history_days, progress=progress
+        )
+    console.print(f"synthetic district loaded in [bold]{result.seconds:.1f} s[/]")
+    table = Table("table", "rows")
+    for name, count in result.counts.items():
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+    return result.counts
+
+
+@app.command()
+def simulate(
+    residents: Annotated[int, typer.Option(help="Number of residents.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed and date give the same district.")] = 42,
+    as_of: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default today).")] = None,
+    history_days: Annotated[int, typer.Option(help="Days of care history before the reference date.")] = 365,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Build a synthetic district (divisions, institutions, teams, residents, a year of care) into an empty database."""
+    from healthbrain.migrations.runner import upgrade
+
+    database = _database(_settings(database_url))
+    upgrade(database.engine)
+    _run_simulation(database, residents, seed, date.fromisoformat(as_of) if as_of else local_today(), history_days)
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Option()],
+    role: Annotated[
+        str, typer.Option(help="admin, bureau, cdc, centre_manager, family_doctor, data_submitter, device")
+    ],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    display_name: Annotated[str | None, typer.Option()] = None,
+    institution_code: Annotated[str | None, typer.Option()] = None,
+    practitioner_code: Annotated[str | None, typer.Option()] = None,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Create a user (bound to an institution or a practitioner where the role needs it)."""
+    from healthbrain.auth.roles import Role
+    from healthbrain.auth.service import create_user
+    from healthbrain.core.errors import DomainError
+    from healthbrain.geo import repository as geo_repository
+
+    database = _database(_settings(database_url))
+    try:
+        with database.unit_of_work() as session:
+            institution = geo_repository.institution_by_code(session, institution_code) if institution_code else None
+            practitioner = (
+                geo_repository.practitioner_by_code(session, practitioner_code) if practitioner_code else None
+            )
+            if institution_code and institution is None:
+                raise typer.BadParameter(f"no institution with code {institution_code}")
+            if practitioner_code and practitioner is None:
+                raise typer.BadParameter(f"no practitioner with code {practitioner_code}")
+            user = create_user(
+                session,
+                actor=None,
+                username=username,
+                display_name=display_name or username,
+                password=password,
+                role=Role(role),
+                institution_id=institution.id if institution else None,
+                practitioner_id=practitioner.id if practitioner else None,
+            )
+            console.print(f"created user [bold]{user.username}[/] ({user.role})")
+    except DomainError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+
+
+@users_app.command("token")
+def users_token(
+    username: Annotated[str, typer.Option()],
+    label: Annotated[str, typer.Option(help="What the token is for (device serial, interface name).")],
+    days: Annotated[int, typer.Option()] = 365,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Issue a long-lived bearer token for a device or interface user (printed once)."""
+    from healthbrain.auth import repository
+    from healthbrain.auth.service import issue_token
+
+    database = _database(_settings(database_url))
+    with database.unit_of_work() as session:
+        user = repository.user_by_username(session, username)
+        if user is None:
+            console.print(f"[red]no user {username}[/]")
+            raise typer.Exit(2)
+        issued = issue_token(session, actor=None, user=user, label=label, days=days)
+        console.print(issued.token)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from healthbrain.app import create_app
+    from healthbrain.core.logging import configure_logging
+
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    app_ = create_app(_database(settings), settings)
+    uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    database_url: DatabaseOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Serve an existing database (run `healthbrain db upgrade` first on a new one)."""
+    from healthbrain.migrations.runner import upgrade
+
+    settings = _settings(database_url, data_dir)
+    upgrade(_database(settings).engine)
+    console.print(f"healthbrain on [bold]http://{host}:{port}[/]  ({settings.resolved_database_url.split('://')[0]})")
+    _serve(settings, host, port)
+
+
+@app.command()
+def demo(
+    residents: Annotated[int, typer.Option(help="Residents of the synthetic district.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    database_url: DatabaseOpt = None,
+    data_dir: DataDirOpt = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Set up and exit (for scripts and tests).")] = False,
+) -> None:
+    """Create a local database if none exists, simulate a district, create one login per role, and serve it."""
+    from healthbrain.migrations.runner import upgrade
+    from healthbrain.sim.demo import ensure_demo_users
+    from healthbrain.sim.service import latest_run
+
+    settings = _settings(database_url, data_dir)
+    database = _database(settings)
+    upgrade(database.engine)
+    if latest_run(database) is None:
+        console.print(f"building a synthetic district of {residents:,} residents (seed {seed}) …")
+        _run_simulation(database, residents, seed, local_today(), 365)
+    else:
+        console.print("using the district already in the database")
+    logins = ensure_demo_users(database, password=DEMO_PASSWORD)
+    table = Table("role", "username", "password", "bound to", title="demo logins")
+    for login in logins:
+        table.add_row(login.role, login.username, DEMO_PASSWORD, login.bound_to)
+    console.print(table)
+    console.print(f"open [bold]http://{host}:{port}[/]   (API documentation: http://{host}:{port}/docs)")
+    if not no_serve:
+        _serve(settings, host, port)
+
+
+@app.command("config")
+def show_config(database_url: DatabaseOpt = None) -> None:
+    """Show the effective settings (secrets hidden)."""
+    settings = _settings(database_url)
+    data = settings.model_dump(mode="json")
+    data["resolved_database_url"] = settings.resolved_database_url
+    console.print_json(json.dumps(data))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Shared types, errors, time, masking and i18n helpers."""

@@ -1,0 +1,1 @@
+"""Administrative divisions, institutions, practitioners and family-doctor teams."""

@@ -1,0 +1,10 @@
+"""Imports every domain's tables so that ``Base.metadata`` is complete (Alembic, tests)."""
+
+from healthbrain.auth import models as auth_models
+from healthbrain.db import Base
+from healthbrain.geo import models as geo_models
+from healthbrain.people import models as people_models
+from healthbrain.records import models as records_models
+from healthbrain.sim import models as sim_models
+
+__all__ = ["Base", "auth_models", "geo_models", "people_models", "records_models", "sim_models"]

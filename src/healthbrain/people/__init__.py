@@ -1,0 +1,1 @@
+"""Residents: the master patient index, households and key populations."""

@@ -1,0 +1,1 @@
+"""The core clinical record shared by every module: encounters, observations, conditions …"""

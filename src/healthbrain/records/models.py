@@ -1,0 +1,160 @@
+"""Core clinical record model (FHIR-shaped, stored relationally).
+
+Every table carries ``source_key``: a deterministic identifier from the sender (institution +
+its own id), unique when present, so that every ingestion path can be idempotent.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Date, Float, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from healthbrain.core.types import BigIntPK, JSONType, UTCDateTime
+from healthbrain.db import Base
+
+
+class EncounterClass(StrEnum):
+    OUTPATIENT = "outpatient"  # 门诊
+    INPATIENT = "inpatient"  # 住院
+    EMERGENCY = "emergency"  # 急诊
+    HOME = "home"  # 家庭访视
+    FOLLOWUP = "followup"  # 慢病随访
+    PHYSICAL_EXAM = "physical_exam"  # 健康体检
+    PHONE = "phone"  # 电话随访
+    DEVICE = "device"  # 居家设备上传
+
+
+class Encounter(Base):
+    """A contact between a resident and a service (接诊记录)."""
+
+    __tablename__ = "encounter"
+    __table_args__ = (
+        Index("ix_encounter_resident_start", "resident_id", "start_at"),
+        Index("ix_encounter_institution_start", "institution_id", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
+    encounter_class: Mapped[str] = mapped_column(String(16))
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason_code: Mapped[str | None] = mapped_column(String(16))  # ICD-10
+    reason_text: Mapped[str | None] = mapped_column(String(256))
+    source_key: Mapped[str | None] = mapped_column(String(128), unique=True, index=True)
+
+
+class Observation(Base):
+    """A measurement (LOINC code, value, unit, time, source institution or device)."""
+
+    __tablename__ = "observation"
+    __table_args__ = (Index("ix_observation_resident_code_time", "resident_id", "code", "effective_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    encounter_id: Mapped[int | None] = mapped_column(ForeignKey("encounter.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16))  # LOINC
+    value_num: Mapped[float | None] = mapped_column(Float)
+    value_text: Mapped[str | None] = mapped_column(String(256))
+    unit: Mapped[str | None] = mapped_column(String(16))  # UCUM
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="final")
+    source_key: Mapped[str | None] = mapped_column(String(128), unique=True, index=True)
+
+
+class Condition(Base):
+    """A diagnosis on the problem list (ICD-10)."""
+
+    __tablename__ = "condition"
+    __table_args__ = (Index("ix_condition_code_resident", "code", "resident_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
+    code: Mapped[str] = mapped_column(String(16))  # ICD-10, e.g. I10, E11.9
+    display: Mapped[str | None] = mapped_column(String(128))
+    clinical_status: Mapped[str] = mapped_column(String(16), default="active")  # active/resolved/inactive
+    onset_date: Mapped[date | None] = mapped_column(Date)
+    abatement_date: Mapped[date | None] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
+    encounter_id: Mapped[int | None] = mapped_column(ForeignKey("encounter.id"))
+    source_key: Mapped[str | None] = mapped_column(String(128), unique=True, index=True)
+
+
+class MedicationStatement(Base):
+    __tablename__ = "medication_statement"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)
+    code: Mapped[str | None] = mapped_column(String(32))  # ATC code
+    name: Mapped[str] = mapped_column(String(128))
+    dose: Mapped[str | None] = mapped_column(String(64))
+    frequency: Mapped[str | None] = mapped_column(String(32))
+    route: Mapped[str | None] = mapped_column(String(32))
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active/completed/stopped
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source_key: Mapped[str | None] = mapped_column(String(128), unique=True, index=True)
+
+
+class PhysicalExam(Base):
+    """The annual physical examination form (健康体检表); its measurements are observations of its
+    encounter, so that blood pressure from an examination joins the resident's BP series."""
+
+    __tablename__ = "physical_exam"
+    __table_args__ = (Index("ix_physical_exam_resident_date", "resident_id", "exam_date"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    encounter_id: Mapped[int] = mapped_column(ForeignKey("encounter.id"), unique=True)
+    exam_date: Mapped[date] = mapped_column(Date)
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
+    practitioner_id: Mapped[int | None] = mapped_column(ForeignKey("practitioner.id"))
+    symptoms: Mapped[str | None] = mapped_column(Text)
+    smoking: Mapped[str | None] = mapped_column(String(16))  # never / former / current
+    drinking: Mapped[str | None] = mapped_column(String(16))  # never / occasional / often / daily
+    exercise: Mapped[str | None] = mapped_column(String(16))  # daily / weekly / occasional / never
+    diet: Mapped[str | None] = mapped_column(String(32))  # balanced / meat / vegetarian / salty …
+    conclusion: Mapped[str | None] = mapped_column(String(16))  # normal / abnormal
+    abnormalities: Mapped[list[Any] | None] = mapped_column(JSONType)
+    guidance: Mapped[list[Any] | None] = mapped_column(JSONType)
+    source_key: Mapped[str | None] = mapped_column(String(128), unique=True, index=True)
+
+
+class IngestBatch(Base):
+    """One submitted batch (API, file, device): counts, and a key so that a resend is a replay."""
+
+    __tablename__ = "ingest_batch"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))  # api.observations, fhir.ndjson, csv.residents …
+    batch_key: Mapped[str | None] = mapped_column(String(160), unique=True)  # channel + sender's key
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    received: Mapped[int] = mapped_column(default=0)
+    inserted: Mapped[int] = mapped_column(default=0)
+    duplicates: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+
+
+class IngestRejection(Base):
+    """A rejected row, kept verbatim with its reasons so it can be corrected and sent again."""
+
+    __tablename__ = "ingest_rejection"
+    __table_args__ = (Index("ix_ingest_rejection_batch_row", "batch_id", "row_number"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id"))
+    row_number: Mapped[int] = mapped_column()  # 1-based position in the batch / line in the file
+    payload: Mapped[Any] = mapped_column(JSONType)
+    errors: Mapped[list[Any]] = mapped_column(JSONType)  # [{"field": ..., "message": ...}]

@@ -1,0 +1,480 @@
+"""Use cases of the clinical record: add encounters, observations, conditions, medications and
+physical examinations to a resident; read the basic record; take observations in bulk."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime, time
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from healthbrain.auth import audit
+from healthbrain.auth.roles import Permission, Scope
+from healthbrain.auth.scope import Principal
+from healthbrain.core.bulk import db_datetime
+from healthbrain.core.errors import Conflict, InvalidInput, NotFound
+from healthbrain.core.time import SHANGHAI, utcnow
+from healthbrain.people import service as people
+from healthbrain.people.models import Resident, ResidentStatus
+from healthbrain.records import codes, repository
+from healthbrain.records.models import (
+    Condition,
+    Encounter,
+    IngestBatch,
+    IngestRejection,
+    MedicationStatement,
+    Observation,
+    PhysicalExam,
+)
+from healthbrain.records.schemas import (
+    BulkObservationBatch,
+    BulkResult,
+    ConditionIn,
+    ConditionOut,
+    EncounterIn,
+    EncounterOut,
+    MedicationIn,
+    MedicationOut,
+    ObservationIn,
+    ObservationOut,
+    PhysicalExamIn,
+    PhysicalExamOut,
+    ResidentRecord,
+    RowError,
+)
+
+# Physical-examination measurements and the observation each becomes.
+EXAM_MEASUREMENTS: dict[str, tuple[str, str]] = {
+    "height_cm": (codes.BODY_HEIGHT, "cm"),
+    "weight_kg": (codes.BODY_WEIGHT, "kg"),
+    "waist_cm": (codes.WAIST, "cm"),
+    "systolic_bp": (codes.SYSTOLIC_BP, "mm[Hg]"),
+    "diastolic_bp": (codes.DIASTOLIC_BP, "mm[Hg]"),
+    "heart_rate": (codes.HEART_RATE, "/min"),
+    "fasting_glucose": (codes.GLUCOSE_FASTING, "mmol/L"),
+}
+_CODE_TO_MEASUREMENT = {code: name for name, (code, _unit) in EXAM_MEASUREMENTS.items()}
+
+
+def writable_resident(session: Session, *, principal: Principal, resident_id: int) -> Resident:
+    """The resident a principal may add clinical data to.
+
+    Institution-bound submitters (a hospital's interface) may write for any active resident of
+    the district; everybody else only within their scope.
+    """
+    principal.require(Permission.RECORD_WRITE)
+    if principal.scope == Scope.INSTITUTION:
+        resident = session.get(Resident, resident_id)
+        if resident is None:
+            raise NotFound("error.resident.not_found", id=resident_id)
+        audit.record(session, principal, "record.write", resident_id=resident_id)
+    else:
+        resident = people.get_resident(session, principal=principal, resident_id=resident_id, action="record.write")
+    if resident.status != ResidentStatus.ACTIVE:
+        raise Conflict("error.resident.not_active", link=people.resident_link(resident.merged_into_id or resident.id))
+    return resident
+
+
+def _institution(session: Session, code: str | None, principal: Principal, field: str) -> int | None:
+    if code is None:
+        return principal.institution_id
+    found = repository.institution_id(session, code)
+    if found is None:
+        raise InvalidInput("error.unknown_institution_code", field=field, code=code)
+    return found
+
+
+def _practitioner(session: Session, code: str | None, field: str) -> int | None:
+    if code is None:
+        return None
+    found = repository.practitioner_id(session, code)
+    if found is None:
+        raise InvalidInput("error.unknown_practitioner_code", field=field, code=code)
+    return found
+
+
+def add_encounter(session: Session, *, principal: Principal, resident_id: int, data: EncounterIn) -> Encounter:
+    resident = writable_resident(session, principal=principal, resident_id=resident_id)
+    if data.end_at is not None and data.end_at < data.start_at:
+        raise InvalidInput("error.encounter.ends_before_start", field="end_at")
+    encounter = Encounter(
+        resident_id=resident.id,
+        institution_id=_institution(session, data.institution_code, principal, "institution_code"),
+        practitioner_id=_practitioner(session, data.practitioner_code, "practitioner_code"),
+        encounter_class=data.encounter_class,
+        start_at=data.start_at,
+        end_at=data.end_at,
+        reason_code=data.reason_code,
+        reason_text=data.reason_text,
+        source_key=data.source_key,
+    )
+    session.add(encounter)
+    session.flush()
+    return encounter
+
+
+def _check_encounter(session: Session, resident: Resident, encounter_id: int | None) -> None:
+    if encounter_id is None:
+        return
+    encounter = session.get(Encounter, encounter_id)
+    if encounter is None or encounter.resident_id != resident.id:
+        raise InvalidInput("error.encounter.not_of_resident", field="encounter_id", id=encounter_id)
+
+
+def add_observation(session: Session, *, principal: Principal, resident_id: int, data: ObservationIn) -> Observation:
+    resident = writable_resident(session, principal=principal, resident_id=resident_id)
+    _check_encounter(session, resident, data.encounter_id)
+    observation = Observation(
+        resident_id=resident.id,
+        encounter_id=data.encounter_id,
+        code=data.code,
+        value_num=data.value_num,
+        value_text=data.value_text,
+        unit=data.unit,
+        effective_at=data.effective_at,
+        institution_id=_institution(session, data.institution_code, principal, "institution_code"),
+        device_id=data.device_id,
+        status="final",
+        source_key=data.source_key,
+    )
+    session.add(observation)
+    session.flush()
+    return observation
+
+
+def add_condition(session: Session, *, principal: Principal, resident_id: int, data: ConditionIn) -> Condition:
+    resident = writable_resident(session, principal=principal, resident_id=resident_id)
+    if data.onset_date and data.abatement_date and data.abatement_date < data.onset_date:
+        raise InvalidInput("error.condition.abates_before_onset", field="abatement_date")
+    condition = Condition(
+        resident_id=resident.id,
+        code=data.code.upper(),
+        display=data.display,
+        clinical_status=data.clinical_status,
+        onset_date=data.onset_date,
+        abatement_date=data.abatement_date,
+        recorded_at=utcnow(),
+        institution_id=_institution(session, data.institution_code, principal, "institution_code"),
+        source_key=data.source_key,
+    )
+    session.add(condition)
+    session.flush()
+    return condition
+
+
+def add_medication(
+    session: Session, *, principal: Principal, resident_id: int, data: MedicationIn
+) -> MedicationStatement:
+    resident = writable_resident(session, principal=principal, resident_id=resident_id)
+    if data.start_date and data.end_date and data.end_date < data.start_date:
+        raise InvalidInput("error.medication.ends_before_start", field="end_date")
+    medication = MedicationStatement(
+        resident_id=resident.id,
+        code=data.code,
+        name=data.name,
+        dose=data.dose,
+        frequency=data.frequency,
+        route=data.route,
+        start_date=data.start_date,
+        end_date=data.end_date,
+        status=data.status,
+        institution_id=_institution(session, data.institution_code, principal, "institution_code"),
+        recorded_at=utcnow(),
+        source_key=data.source_key,
+    )
+    session.add(medication)
+    session.flush()
+    return medication
+
+
+def add_physical_exam(
+    session: Session, *, principal: Principal, resident_id: int, data: PhysicalExamIn
+) -> PhysicalExam:
+    """A physical examination: its encounter, its form, and its measurements as observations."""
+    resident = writable_resident(session, principal=principal, resident_id=resident_id)
+    institution_id = _institution(session, data.institution_code, principal, "institution_code")
+    practitioner_id = _practitioner(session, data.practitioner_code, "practitioner_code")
+    at = datetime.combine(data.exam_date, time(9, 0), SHANGHAI)
+    encounter = Encounter(
+        resident_id=resident.id,
+        institution_id=institution_id,
+        practitioner_id=practitioner_id,
+        encounter_class="physical_exam",
+        start_at=at,
+        source_key=f"{data.source_key}:encounter" if data.source_key else None,
+    )
+    session.add(encounter)
+    session.flush()
+    for name, value in data.measurements.model_dump(exclude_none=True).items():
+        code, unit = EXAM_MEASUREMENTS[name]
+        session.add(
+            Observation(
+                resident_id=resident.id,
+                encounter_id=encounter.id,
+                code=code,
+                value_num=value,
+                unit=unit,
+                effective_at=at,
+                institution_id=institution_id,
+                status="final",
+            )
+        )
+    exam = PhysicalExam(
+        resident_id=resident.id,
+        encounter_id=encounter.id,
+        exam_date=data.exam_date,
+        institution_id=institution_id,
+        practitioner_id=practitioner_id,
+        symptoms=data.symptoms,
+        smoking=data.smoking,
+        drinking=data.drinking,
+        exercise=data.exercise,
+        diet=data.diet,
+        conclusion=data.conclusion,
+        abnormalities=data.abnormalities,
+        guidance=data.guidance,
+        source_key=data.source_key,
+    )
+    session.add(exam)
+    session.flush()
+    return exam
+
+
+def exam_out(exam: PhysicalExam, observations: Sequence[Observation]) -> PhysicalExamOut:
+    measurements = {
+        _CODE_TO_MEASUREMENT[o.code]: o.value_num
+        for o in observations
+        if o.encounter_id == exam.encounter_id and o.code in _CODE_TO_MEASUREMENT and o.value_num is not None
+    }
+    return PhysicalExamOut(
+        id=exam.id,
+        encounter_id=exam.encounter_id,
+        exam_date=exam.exam_date,
+        institution_id=exam.institution_id,
+        measurements=measurements,
+        smoking=exam.smoking,
+        drinking=exam.drinking,
+        exercise=exam.exercise,
+        diet=exam.diet,
+        conclusion=exam.conclusion,
+        abnormalities=list(exam.abnormalities or []),
+        guidance=list(exam.guidance or []),
+    )
+
+
+def resident_record(session: Session, *, principal: Principal, resident_id: int) -> ResidentRecord:
+    """The basic record of one resident (audited as a read of the record)."""
+    resident = people.get_resident(session, principal=principal, resident_id=resident_id, action="record.read")
+    return record_of(session, resident)
+
+
+def record_of(session: Session, resident: Resident) -> ResidentRecord:
+    """The basic record of a resident the caller has already been allowed to read."""
+    exams = repository.exams_of(session, resident.id)
+    exam_observations = repository.observations_of_encounters(session, [e.encounter_id for e in exams])
+    return ResidentRecord(
+        conditions=[ConditionOut.model_validate(c) for c in repository.conditions_of(session, resident.id)],
+        medications=[MedicationOut.model_validate(m) for m in repository.medications_of(session, resident.id)],
+        encounters=[EncounterOut.model_validate(e) for e in repository.encounters_of(session, resident.id)],
+        latest_observations=[
+            ObservationOut.model_validate(o) for o in repository.latest_observations(session, resident.id)
+        ],
+        physical_exams=[exam_out(e, exam_observations) for e in exams],
+    )
+
+
+def series_of(
+    session: Session, resident: Resident, code_filter: Sequence[str], *, limit: int = 200
+) -> list[Observation]:
+    """Observations of some codes for a resident the caller may read (for charts)."""
+    return list(repository.observations_of(session, resident.id, codes=code_filter, limit=limit))
+
+
+def observations(
+    session: Session, *, principal: Principal, resident_id: int, code_filter: Sequence[str] | None, limit: int
+) -> list[ObservationOut]:
+    resident = people.get_resident(session, principal=principal, resident_id=resident_id, action="record.read")
+    return [
+        ObservationOut.model_validate(o)
+        for o in repository.observations_of(session, resident.id, codes=code_filter, limit=limit)
+    ]
+
+
+# --- bulk observations ---------------------------------------------------------------------
+
+
+def _auto_key(resident_id: int, row: ObservationIn, institution_id: int | None) -> str:
+    """A deterministic key for a row sent without one: the same reading sent twice is one row."""
+    basis = "|".join(
+        str(x)
+        for x in (
+            resident_id,
+            row.code,
+            row.value_num,
+            row.value_text,
+            row.unit,
+            db_datetime(row.effective_at),
+            row.device_id or institution_id,
+        )
+    )
+    return "auto:" + hashlib.sha256(basis.encode()).hexdigest()[:40]
+
+
+def _row_errors(exc: ValidationError) -> list[tuple[str | None, str]]:
+    return [(".".join(str(p) for p in err["loc"]) or None, err["msg"]) for err in exc.errors()]
+
+
+def bulk_observations(
+    session: Session, *, principal: Principal, batch: BulkObservationBatch, channel: str = "api.observations"
+) -> BulkResult:
+    """Validate every row, store the good ones set-based and keep the bad ones with reasons.
+
+    Idempotent twice over: a batch key already seen replays the stored result, and every row
+    carries a ``source_key`` (the sender's, or one derived from its content) that is stored once.
+    """
+    principal.require(Permission.OBSERVATION_SUBMIT)
+    full_key = f"{channel}:{principal.user_id}:{batch.batch_key}" if batch.batch_key else None
+    if full_key and (previous := repository.batch_by_key(session, full_key)) is not None:
+        return _stored_result(session, previous)
+
+    parsed: list[tuple[int, ObservationIn, dict[str, Any]]] = []
+    errors: list[RowError] = []
+    rejected_rows: list[tuple[int, dict[str, Any], list[dict[str, str | None]]]] = []
+    for number, raw in enumerate(batch.observations, start=1):
+        row_errors: list[tuple[str | None, str]] = []
+        try:
+            item = ObservationIn.model_validate(raw)
+        except ValidationError as exc:
+            row_errors = _row_errors(exc)
+        if not isinstance(raw.get("resident_id"), int) and not isinstance(raw.get("id_number"), str):
+            row_errors.append(("resident_id", "resident_id or id_number is required"))
+        if row_errors:
+            _reject(errors, rejected_rows, number, raw, row_errors)
+            continue
+        parsed.append((number, item, raw))
+
+    by_number = repository.active_residents_by_id_number(
+        session, [people.canonical_id_or_raw(raw["id_number"]) for _, _, raw in parsed if "id_number" in raw]
+    )
+    known_ids = repository.existing_resident_ids(
+        session, [raw["resident_id"] for _, _, raw in parsed if isinstance(raw.get("resident_id"), int)]
+    )
+    institution_cache: dict[str, int | None] = {}
+    rows: list[tuple[Any, ...]] = []
+    for number, item, raw in parsed:
+        if isinstance(raw.get("resident_id"), int):
+            resident_id: int | None = raw["resident_id"] if raw["resident_id"] in known_ids else None
+            field = "resident_id"
+        else:
+            resident_id = by_number.get(people.canonical_id_or_raw(raw["id_number"]))
+            field = "id_number"
+        if resident_id is None:
+            _reject(errors, rejected_rows, number, raw, [(field, "no active resident with this identifier")])
+            continue
+        institution_id = principal.institution_id
+        if item.institution_code is not None:
+            if item.institution_code not in institution_cache:
+                institution_cache[item.institution_code] = repository.institution_id(session, item.institution_code)
+            institution_id = institution_cache[item.institution_code]
+            if institution_id is None:
+                _reject(errors, rejected_rows, number, raw, [("institution_code", "unknown institution code")])
+                continue
+        rows.append(
+            (
+                resident_id,
+                item.encounter_id,
+                item.code,
+                item.value_num,
+                item.value_text,
+                item.unit,
+                db_datetime(item.effective_at),
+                institution_id,
+                item.device_id,
+                "final",
+                item.source_key or _auto_key(resident_id, item, institution_id),
+            )
+        )
+    _check_scope_of_bulk(session, principal, {r[0] for r in rows})
+    inserted = repository.insert_observations(session, rows)
+    record = IngestBatch(
+        channel=channel,
+        batch_key=full_key,
+        user_id=principal.user_id or None,
+        institution_id=principal.institution_id,
+        received_at=utcnow(),
+        received=len(batch.observations),
+        inserted=inserted,
+        duplicates=len(rows) - inserted,
+        rejected=len(rejected_rows),
+    )
+    session.add(record)
+    session.flush()
+    session.add_all(
+        IngestRejection(batch_id=record.id, row_number=n, payload=raw, errors=errs) for n, raw, errs in rejected_rows
+    )
+    session.flush()
+    audit.record(
+        session,
+        principal,
+        "record.bulk_observations",
+        object_type="ingest_batch",
+        object_id=record.id,
+        detail={"received": record.received, "inserted": inserted, "rejected": record.rejected},
+    )
+    return BulkResult(
+        batch_id=record.id,
+        received=record.received,
+        inserted=inserted,
+        duplicates=record.duplicates,
+        rejected=record.rejected,
+        errors=errors,
+    )
+
+
+def _reject(
+    errors: list[RowError],
+    rejected_rows: list[tuple[int, dict[str, Any], list[dict[str, str | None]]]],
+    number: int,
+    raw: dict[str, Any],
+    row_errors: list[tuple[str | None, str]],
+) -> None:
+    errors.extend(RowError(row=number, field=f, message=m) for f, m in row_errors)
+    rejected_rows.append((number, raw, [{"field": f, "message": m} for f, m in row_errors]))
+
+
+def _check_scope_of_bulk(session: Session, principal: Principal, resident_ids: set[int]) -> None:
+    """Scope-bound submitters (a centre) may only send data for residents they serve."""
+    if principal.scope in (Scope.ALL, Scope.INSTITUTION, Scope.NONE) or not resident_ids:
+        return
+    visible = people.ids_in_scope(session, principal, resident_ids)
+    outside = sorted(resident_ids - visible)
+    if outside:
+        raise InvalidInput("error.bulk.out_of_scope", field="resident_id", ids=", ".join(map(str, outside[:10])))
+
+
+def _stored_result(session: Session, batch: IngestBatch) -> BulkResult:
+    errors = [
+        RowError(row=r.row_number, field=e.get("field"), message=e.get("message", ""))
+        for r in repository.rejections_of(session, batch.id)
+        for e in r.errors
+    ]
+    return BulkResult(
+        batch_id=batch.id,
+        received=batch.received,
+        inserted=batch.inserted,
+        duplicates=batch.duplicates,
+        rejected=batch.rejected,
+        errors=errors,
+        replayed=True,
+    )
+
+
+def exam_of_record(session: Session, exam: PhysicalExam) -> PhysicalExamOut:
+    return exam_out(exam, repository.observations_of_encounters(session, [exam.encounter_id]))
+
+
+def my_batches(session: Session, *, principal: Principal) -> list[IngestBatch]:
+    return list(repository.recent_batches(session, user_id=principal.user_id))

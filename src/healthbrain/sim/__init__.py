@@ -1,0 +1,1 @@
+"""The synthetic district: a realistic, reproducible district for the demo, tests and benchmarks."""

@@ -1,0 +1,66 @@
+"""Demo logins: one user per role, bound to sensible places of the synthetic district."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from healthbrain.auth import repository as auth_repository
+from healthbrain.auth.roles import Role
+from healthbrain.auth.service import create_user
+from healthbrain.db import Database
+from healthbrain.geo.models import CareTeam, CareTeamMember, Institution, Practitioner
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    role: str
+    username: str
+    bound_to: str
+
+
+def ensure_demo_users(database: Database, *, password: str) -> list[DemoLogin]:
+    """Create the demo users that do not exist yet; return every demo login."""
+    logins: list[DemoLogin] = []
+    with database.unit_of_work() as session:
+        team = session.scalar(select(CareTeam).order_by(CareTeam.id).limit(1))
+        lead = (
+            session.scalar(
+                select(Practitioner)
+                .join(CareTeamMember, CareTeamMember.practitioner_id == Practitioner.id)
+                .where(CareTeamMember.team_id == team.id, CareTeamMember.role == "lead_gp")
+            )
+            if team
+            else None
+        )
+        centre = session.get(Institution, team.home_institution_id) if team else None
+        hospital = session.scalar(
+            select(Institution).where(Institution.kind == "hospital").order_by(Institution.id).limit(1)
+        )
+        plan: list[tuple[Role, str, str, int | None, int | None, str]] = [
+            (Role.ADMIN, "admin", "系统管理员", None, None, "—"),
+            (Role.BUREAU, "bureau", "卫健局 王科长", None, None, "—"),
+            (Role.CDC, "cdc", "疾控中心 李医师", None, None, "—"),
+        ]
+        if centre is not None:
+            plan.append((Role.CENTRE_MANAGER, "centre", f"{centre.name} 主任", centre.id, None, centre.name))
+            plan.append((Role.DEVICE, "device", "血压计 BP-0001", centre.id, None, centre.name))
+        if lead is not None and team is not None:
+            plan.append((Role.FAMILY_DOCTOR, "doctor", f"{lead.name} 医生", None, lead.id, team.name))
+        if hospital is not None:
+            plan.append((Role.DATA_SUBMITTER, "submitter", f"{hospital.name} 信息科", hospital.id, None, hospital.name))
+        for role, username, display, institution_id, practitioner_id, bound in plan:
+            if auth_repository.user_by_username(session, username) is None:
+                create_user(
+                    session,
+                    actor=None,
+                    username=username,
+                    display_name=display,
+                    password=password,
+                    role=role,
+                    institution_id=institution_id,
+                    practitioner_id=practitioner_id,
+                )
+            logins.append(DemoLogin(str(role), username, bound))
+    return logins

@@ -1,0 +1,81 @@
+"""Jinja2 rendering with the language, the caller and the navigation injected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from healthbrain import __version__
+from healthbrain.auth.roles import Permission
+from healthbrain.auth.scope import Principal
+from healthbrain.core.i18n import translate
+from healthbrain.core.time import to_local
+from healthbrain.web.deps import request_language
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+@dataclass(frozen=True)
+class NavItem:
+    key: str
+    href: str
+    permission: Permission | None
+
+
+NAV = (
+    NavItem("nav.home", "/", None),
+    NavItem("nav.residents", "/residents", Permission.RESIDENT_READ),
+    NavItem("nav.directory", "/directory", Permission.DIRECTORY_READ),
+    NavItem("nav.users", "/admin/users", Permission.USER_ADMIN),
+    NavItem("nav.audit", "/admin/audit", Permission.AUDIT_READ),
+)
+
+
+def _local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return to_local(value).strftime(fmt) if value else ""
+
+
+def _date(value: date | None) -> str:
+    return value.isoformat() if value else ""
+
+
+templates.env.filters["local_time"] = _local_time
+templates.env.filters["isodate"] = _date
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    principal: Principal | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    language = request_language(request)
+
+    def t(key: str, **params: Any) -> str:
+        return translate(key, language, **params)
+
+    nav = [item for item in NAV if principal and (item.permission is None or principal.can(item.permission))]
+    full: dict[str, Any] = {
+        "t": t,
+        "lang": language,
+        "principal": principal,
+        "csrf_token": principal.csrf_token if principal else None,
+        "nav": nav,
+        "path": request.url.path,
+        "version": __version__,
+        "Permission": Permission,
+    }
+    full.update(context or {})
+    return templates.TemplateResponse(request, template, full, status_code=status_code)
+
+
+def render_error(request: Request, status_code: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", {"status": status_code, "message": message}, status_code=status_code)
