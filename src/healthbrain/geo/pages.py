@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
 
 from healthbrain.auth.deps import require
 from healthbrain.auth.roles import Permission
@@ -21,9 +22,9 @@ router = APIRouter(include_in_schema=False)
 ReaderDep = Annotated[Principal, Depends(require(Permission.DIRECTORY_READ))]
 
 
-@router.get("/directory", response_class=HTMLResponse)
-def directory_page(request: Request, session: SessionDep, principal: ReaderDep) -> Response:
-    district = repository.district(session)
+def district_overview(session: Session) -> dict[str, Any]:
+    """The district, its towns with residents and communities, and a map (directory and the
+    bureau's and CDC's home pages)."""
     towns = repository.divisions(session, level="town")
     communities = repository.divisions(session, level="community")
     population = people.population_by_community(session)
@@ -35,31 +36,24 @@ def directory_page(request: Request, session: SessionDep, principal: ReaderDep) 
     peak = max(by_town.values(), default=1)
     svg = choropleth(
         [
-            (
-                t.code,
-                f"{t.name} {by_town[t.id]}",
-                t.polygon,
-                by_town[t.id] / peak,
-                f"/directory/divisions/{t.code}",
-            )
+            (t.code, f"{t.name} {by_town[t.id]}", t.polygon, by_town[t.id] / peak, f"/directory/divisions/{t.code}")
             for t in towns
         ]
     )
-    communities_per_town = Counter(c.parent_id for c in communities)
-    return render(
-        request,
-        "directory/index.html",
-        {
-            "district": district,
-            "towns": towns,
-            "population": by_town,
-            "total": sum(by_town.values()),
-            "communities_per_town": communities_per_town,
-            "institution_counts": repository.institution_counts(session),
-            "map": svg,
-        },
-        principal=principal,
-    )
+    return {
+        "district": repository.district(session),
+        "towns": towns,
+        "population": by_town,
+        "total": sum(by_town.values()),
+        "communities_per_town": Counter(c.parent_id for c in communities),
+        "institution_counts": repository.institution_counts(session),
+        "map": svg,
+    }
+
+
+@router.get("/directory", response_class=HTMLResponse)
+def directory_page(request: Request, session: SessionDep, principal: ReaderDep) -> Response:
+    return render(request, "directory/index.html", district_overview(session), principal=principal)
 
 
 @router.get("/directory/divisions/{code}", response_class=HTMLResponse)
@@ -72,7 +66,8 @@ def division_page(request: Request, session: SessionDep, principal: ReaderDep, c
         [
             (c.code, f"{c.name} {population.get(c.id, 0)}", c.polygon, population.get(c.id, 0) / peak, None)
             for c in children
-        ]
+        ],
+        labels=len(children) <= 40,
     )
     scope_ids = [division.id, *[c.id for c in children]]
     institutions = repository.institutions(session, kind=None, division_ids=scope_ids, limit=1000, offset=0)

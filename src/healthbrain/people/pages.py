@@ -177,6 +177,7 @@ def resident_page(
             "bp_chart": bp_chart,
             "glucose_chart": glucose_chart,
             "loinc": codes.LOINC_NAMES,
+            "units": codes.UNIT_DISPLAY,
             "today": date.today(),  # noqa: DTZ011 — display only
         },
         principal=principal,

@@ -41,6 +41,16 @@ LOINC_NAMES: Final[dict[str, tuple[str, str, str]]] = {
     CREATININE: ("血肌酐", "Creatinine", "umol/L"),
 }
 
+# How UCUM units read on a page.
+UNIT_DISPLAY: Final[dict[str, str]] = {"mm[Hg]": "mmHg", "Cel": "℃", "kg/m2": "kg/m²", "umol/L": "μmol/L"}
+
+
+def display_order(code: str) -> int:
+    """Position of a code on the record page: vital signs first, in the order of LOINC_NAMES."""
+    order = list(LOINC_NAMES)
+    return order.index(code) if code in order else len(order)
+
+
 # --- ICD-10 groups (three-character prefixes) ---------------------------------------------
 HYPERTENSION: Final = ("I10", "I11", "I12", "I13", "I15")  # hypertensive diseases
 TYPE2_DIABETES: Final = ("E11", "E14")  # E14 (unspecified) is how many Chinese clinics code T2DM

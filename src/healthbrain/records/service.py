@@ -280,7 +280,8 @@ def record_of(session: Session, resident: Resident) -> ResidentRecord:
         medications=[MedicationOut.model_validate(m) for m in repository.medications_of(session, resident.id)],
         encounters=[EncounterOut.model_validate(e) for e in repository.encounters_of(session, resident.id)],
         latest_observations=[
-            ObservationOut.model_validate(o) for o in repository.latest_observations(session, resident.id)
+            ObservationOut.model_validate(o)
+            for o in sorted(repository.latest_observations(session, resident.id), key=lambda o: codes.display_order(o.code))
         ],
         physical_exams=[exam_out(e, exam_observations) for e in exams],
     )

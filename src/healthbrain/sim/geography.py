@@ -1,7 +1,7 @@
 """The district's map: an irregular boundary, communities as Voronoi cells, towns as clusters.
 
 Community seeds crowd towards an urban core; each community's cell is its Voronoi region clipped
-to the district; towns are k-means clusters of neighbouring communities, their boundary the union
+to the district; towns are groups of neighbouring communities (recursive bisection), their boundary the union
 of their cells. Towns near the core are streets (街道) of residents' committees (社区); the others
 are towns (镇) of villages (村) with a few communities around the town centre.
 """
@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.cluster.vq import kmeans2
 from scipy.spatial import Voronoi
 from shapely.geometry import MultiPolygon, Polygon, mapping
 from shapely.ops import unary_union
@@ -101,6 +100,26 @@ def _cells(seeds: np.ndarray, boundary: Polygon) -> list[Polygon | MultiPolygon]
     return cells
 
 
+def _bisect(
+    rng: np.random.Generator, points: np.ndarray, index: np.ndarray, parts: int, labels: np.ndarray, first: int
+) -> None:
+    """Recursive bisection: cut the points across their longest extent (tilted a little, so towns
+    are not boxes) into groups whose sizes match the number of towns each side must hold. Towns
+    come out contiguous and comparable in size (plain k-means can leave a town one community)."""
+    if parts == 1:
+        labels[index] = first
+        return
+    sub = points[index]
+    centred = sub - sub.mean(axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    angle = math.atan2(axes[0, 1], axes[0, 0]) + rng.uniform(-0.35, 0.35)
+    order = index[np.argsort(centred @ np.array([math.cos(angle), math.sin(angle)]))]
+    left_parts = parts // 2
+    cut = round(len(order) * left_parts / parts)
+    _bisect(rng, points, order[:cut], left_parts, labels, first)
+    _bisect(rng, points, order[cut:], parts - left_parts, labels, first + left_parts)
+
+
 def _round(geom: Polygon | MultiPolygon) -> Polygon | MultiPolygon:
     """Five decimals (about a metre) keep the GeoJSON small."""
     from shapely import set_precision
@@ -116,7 +135,8 @@ def build(rng: np.random.Generator, residents: int, *, towns: int | None = None)
     boundary = _boundary(rng, max(area, 60.0))
     seeds = _seeds(rng, boundary, n_communities)
     cells = _cells(seeds, boundary)
-    _centroids, labels = kmeans2(seeds, n_towns, minit="++", seed=rng, iter=30)
+    labels = np.zeros(len(seeds), dtype=int)
+    _bisect(rng, seeds, np.arange(len(seeds)), n_towns, labels, 0)
     # Order towns by distance from the core: the nearest are streets.
     town_ids = [t for t in range(n_towns) if (labels == t).any()]
     dist = {t: float(np.hypot(*(seeds[labels == t].mean(axis=0) - (CENTRE_LON, CENTRE_LAT)))) for t in town_ids}

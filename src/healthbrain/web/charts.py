@@ -77,8 +77,11 @@ def choropleth(
     *,
     width: int = 640,
     height: int = 480,
+    labels: bool = True,
 ) -> str:
-    """An SVG map of polygons: (code, name, GeoJSON geometry, value 0..1 for shading, link)."""
+    """An SVG map of polygons: (code, name, GeoJSON geometry, value 0..1 for shading, link).
+
+    With ``labels``, each area's name is written at the middle of its largest ring."""
     rings: list[tuple[str, str, list[list[tuple[float, float]]], float | None, str | None]] = []
     for code, name, geometry, value, link in features:
         if geometry is None:
@@ -95,14 +98,27 @@ def choropleth(
     # Equirectangular projection, corrected for latitude so the map is not stretched.
     kx = math.cos(math.radians((y0 + y1) / 2))
     scale = min((width - 8) / ((x1 - x0) * kx or 1), (height - 8) / ((y1 - y0) or 1))
+
+    def px(x: float) -> float:
+        return 4 + (x - x0) * kx * scale
+
+    def py(y: float) -> float:
+        return 4 + (y1 - y) * scale
+
     parts = [f'<svg class="map" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">']
+    texts: list[str] = []
     for code, name, outer, value, link in rings:
-        d = " ".join(
-            "M" + " L".join(f"{4 + (x - x0) * kx * scale:.1f},{4 + (y1 - y) * scale:.1f}" for x, y in ring) + " Z"
-            for ring in outer
-        )
+        d = " ".join("M" + " L".join(f"{px(x):.1f},{py(y):.1f}" for x, y in ring) + " Z" for ring in outer)
         shade = "" if value is None else f' style="fill-opacity:{0.15 + 0.75 * max(0.0, min(1.0, value)):.2f}"'
         shape = f'<path d="{d}" class="area" data-code="{code}"{shade}><title>{escape(name)}</title></path>'
         parts.append(f'<a href="{escape(link)}">{shape}</a>' if link else shape)
+        if labels:
+            largest = max(outer, key=len)
+            cx = sum(p[0] for p in largest) / len(largest)
+            cy = sum(p[1] for p in largest) / len(largest)
+            texts.append(
+                f'<text x="{px(cx):.1f}" y="{py(cy):.1f}" class="label" text-anchor="middle">{escape(name.split()[0])}</text>'
+            )
+    parts.extend(texts)  # on top of every area
     parts.append("</svg>")
     return "".join(parts)

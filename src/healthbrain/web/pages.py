@@ -19,6 +19,7 @@ from healthbrain.auth.scope import Principal
 from healthbrain.core.i18n import normalise_language
 from healthbrain.geo import repository as geo_repository
 from healthbrain.geo import service as geo
+from healthbrain.geo.pages import district_overview
 from healthbrain.geo.pages import router as geo_pages
 from healthbrain.people import service as people
 from healthbrain.people.pages import router as people_pages
@@ -47,7 +48,7 @@ def _home_context(session: Session, principal: Principal) -> dict[str, Any]:
             context["counts"] = people.key_population_counts(session, principal=principal)
         case Role.BUREAU | Role.CDC:
             context["counts"] = people.key_population_counts(session, principal=principal)
-            context["institution_counts"] = geo_repository.institution_counts(session)
+            context["overview"] = district_overview(session)
         case Role.DATA_SUBMITTER:
             context["counts"] = {"all": people.key_population_counts(session, principal=principal)["all"]}
             context["batches"] = records.my_batches(session, principal=principal)
