@@ -14,7 +14,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import text
 
 from healthbrain import __version__
 from healthbrain.auth.router import router as auth_router
@@ -115,8 +114,7 @@ def create_app(database: Database | None = None, settings: Settings | None = Non
     def healthz() -> JSONResponse:
         db: Database = app.state.database
         try:
-            with db.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+            db.ping()
             return JSONResponse({"status": "ok", "database": db.engine.dialect.name, "version": __version__})
         except Exception as exc:  # the whole point is to report it
             return JSONResponse({"status": "error", "database": str(exc.__class__.__name__)}, status_code=503)

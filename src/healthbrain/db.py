@@ -103,6 +103,18 @@ class Database:
         )
         return database
 
+    def ping(self) -> None:
+        """Raise if the database does not answer. A bare driver-level query, outside any unit of
+        work, so it neither waits for nor takes SQLite's write lock."""
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute("SELECT 1")
+            cursor.fetchall()
+            cursor.close()
+        finally:
+            raw.close()
+
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"

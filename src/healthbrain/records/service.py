@@ -281,7 +281,9 @@ def record_of(session: Session, resident: Resident) -> ResidentRecord:
         encounters=[EncounterOut.model_validate(e) for e in repository.encounters_of(session, resident.id)],
         latest_observations=[
             ObservationOut.model_validate(o)
-            for o in sorted(repository.latest_observations(session, resident.id), key=lambda o: codes.display_order(o.code))
+            for o in sorted(
+                repository.latest_observations(session, resident.id), key=lambda o: codes.display_order(o.code)
+            )
         ],
         physical_exams=[exam_out(e, exam_observations) for e in exams],
     )
@@ -365,6 +367,8 @@ def bulk_observations(
     )
     institution_cache: dict[str, int | None] = {}
     rows: list[tuple[Any, ...]] = []
+    row_numbers: list[int] = []
+    parsed_raw: list[dict[str, Any]] = []
     for number, item, raw in parsed:
         if isinstance(raw.get("resident_id"), int):
             resident_id: int | None = raw["resident_id"] if raw["resident_id"] in known_ids else None
@@ -398,7 +402,11 @@ def bulk_observations(
                 item.source_key or _auto_key(resident_id, item, institution_id),
             )
         )
-    _check_scope_of_bulk(session, principal, {r[0] for r in rows})
+        row_numbers.append(number)
+        parsed_raw.append(raw)
+    rows = _drop_out_of_scope(session, principal, rows, row_numbers, parsed_raw, errors, rejected_rows)
+    errors.sort(key=lambda e: e.row)
+    rejected_rows.sort(key=lambda r: r[0])
     inserted = repository.insert_observations(session, rows)
     record = IngestBatch(
         channel=channel,
@@ -446,14 +454,27 @@ def _reject(
     rejected_rows.append((number, raw, [{"field": f, "message": m} for f, m in row_errors]))
 
 
-def _check_scope_of_bulk(session: Session, principal: Principal, resident_ids: set[int]) -> None:
-    """Scope-bound submitters (a centre) may only send data for residents they serve."""
-    if principal.scope in (Scope.ALL, Scope.INSTITUTION, Scope.NONE) or not resident_ids:
-        return
-    visible = people.ids_in_scope(session, principal, resident_ids)
-    outside = sorted(resident_ids - visible)
-    if outside:
-        raise InvalidInput("error.bulk.out_of_scope", field="resident_id", ids=", ".join(map(str, outside[:10])))
+def _drop_out_of_scope(
+    session: Session,
+    principal: Principal,
+    rows: list[tuple[Any, ...]],
+    row_numbers: list[int],
+    raws: list[dict[str, Any]],
+    errors: list[RowError],
+    rejected_rows: list[tuple[int, dict[str, Any], list[dict[str, str | None]]]],
+) -> list[tuple[Any, ...]]:
+    """Scope-bound submitters (a centre) may only send data for residents they serve: a row for
+    anybody else is rejected, and kept, like any other bad row."""
+    if principal.scope in (Scope.ALL, Scope.INSTITUTION, Scope.NONE) or not rows:
+        return rows
+    visible = people.ids_in_scope(session, principal, {r[0] for r in rows})
+    kept: list[tuple[Any, ...]] = []
+    for row, number, raw in zip(rows, row_numbers, raws, strict=True):
+        if row[0] in visible:
+            kept.append(row)
+        else:
+            _reject(errors, rejected_rows, number, raw, [("resident_id", "resident outside the area you serve")])
+    return kept
 
 
 def _stored_result(session: Session, batch: IngestBatch) -> BulkResult:
