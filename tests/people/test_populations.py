@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from healthbrain.core.time import local_today
 from healthbrain.people.models import Resident
 from healthbrain.people.populations import ConditionFact, KeyPopulation, key_population_clause, key_populations
+from healthbrain.people.repository import condition_facts
 from tests.factories import World, add_resident, hypertensive, pregnant
 
 ON = date(2026, 11, 25)
@@ -66,15 +67,10 @@ def test_sql_clause_agrees_with_the_rule(session: Session, world: World) -> None
     hypertensive(session, made[1])
     pregnant(session, made[4], weeks=10)
     ids = [r.id for r in made]
-    from healthbrain.people.repository import condition_facts
-
     facts = condition_facts(session, ids)
-    for population in KeyPopulation:
-        in_sql = set(
-            session.scalars(
-                select(Resident.id).where(Resident.id.in_(ids), key_population_clause(population, local_today()))
-            )
-        )
+    for population, many in [(p, m) for p in KeyPopulation for m in (False, True)]:
+        clause = key_population_clause(population, local_today(), many=many)
+        in_sql = set(session.scalars(select(Resident.id).where(Resident.id.in_(ids), clause)))
         by_rule = {
             r.id
             for r in made
@@ -87,4 +83,4 @@ def test_sql_clause_agrees_with_the_rule(session: Session, world: World) -> None
                 on=local_today(),
             )
         }
-        assert in_sql == by_rule, population
+        assert in_sql == by_rule, (population, many)

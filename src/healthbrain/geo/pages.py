@@ -26,9 +26,8 @@ def district_overview(session: Session) -> dict[str, Any]:
     """The district, its towns with residents and communities, and a map (directory and the
     bureau's and CDC's home pages)."""
     towns = repository.divisions(session, level="town")
-    communities = repository.divisions(session, level="community")
+    town_of = repository.parents(session, level="community")
     population = people.population_by_community(session)
-    town_of = {c.id: c.parent_id for c in communities}
     by_town: Counter[int] = Counter()
     for community_id, count in population.items():
         if (town := town_of.get(community_id)) is not None:
@@ -45,7 +44,7 @@ def district_overview(session: Session) -> dict[str, Any]:
         "towns": towns,
         "population": by_town,
         "total": sum(by_town.values()),
-        "communities_per_town": Counter(c.parent_id for c in communities),
+        "communities_per_town": Counter(town_of.values()),
         "institution_counts": repository.institution_counts(session),
         "map": svg,
     }

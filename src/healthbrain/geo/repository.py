@@ -128,3 +128,8 @@ def division_by_id(session: Session, division_id: int) -> Division | None:
 
 def institution_by_id(session: Session, institution_id: int) -> Institution | None:
     return session.get(Institution, institution_id)
+
+
+def parents(session: Session, *, level: str) -> dict[int, int | None]:
+    """Division id → parent id for one level (no polygons loaded)."""
+    return {d: p for d, p in session.execute(select(Division.id, Division.parent_id).where(Division.level == level))}

@@ -34,7 +34,8 @@ class Resident(Base):
 
     __tablename__ = "resident"
     __table_args__ = (
-        Index("ix_resident_division_birth", "division_id", "birth_date"),
+        # Serves the scope filter (division IN …), status and age bands from the index alone.
+        Index("ix_resident_division_status_birth", "division_id", "status", "birth_date"),
         Index("ix_resident_name", "name"),
         Index("ix_resident_phone", "phone"),
     )

@@ -93,7 +93,6 @@ def code_prefix_clause(column: SQLColumnExpression[str], prefixes: Sequence[str]
 
 def _active_condition(prefixes: Sequence[str], on: date) -> ColumnElement[bool]:
     return and_(
-        Condition.resident_id == Resident.id,
         code_prefix_clause(Condition.code, prefixes),
         Condition.clinical_status == "active",
         or_(Condition.onset_date.is_(None), Condition.onset_date <= on),
@@ -101,8 +100,18 @@ def _active_condition(prefixes: Sequence[str], on: date) -> ColumnElement[bool]:
     )
 
 
-def key_population_clause(population: KeyPopulation, on: date) -> ColumnElement[bool]:
-    """A filter over ``Resident`` selecting the members of a key population on a date."""
+def _has_condition(condition: ColumnElement[bool], *, many: bool) -> ColumnElement[bool]:
+    """Whether the resident has a matching condition. Over most of the district, build the set of
+    patients once (IN); over a team's or a centre's residents, probe per resident (EXISTS). On
+    SQLite at 1.65 M residents: 0.46 s vs 1.7 s district-wide, 0.06 s vs 0.7 s for one team."""
+    if many:
+        return Resident.id.in_(select(Condition.resident_id).where(condition))
+    return exists(select(Condition.id).where(Condition.resident_id == Resident.id, condition))
+
+
+def key_population_clause(population: KeyPopulation, on: date, *, many: bool = False) -> ColumnElement[bool]:
+    """A filter over ``Resident`` selecting the members of a key population on a date; ``many``
+    says the filter runs over most of the district (see :func:`_has_condition`)."""
     match population:
         case KeyPopulation.ELDERLY:
             return Resident.birth_date <= years_before(on, ELDERLY_MIN_AGE)
@@ -111,15 +120,10 @@ def key_population_clause(population: KeyPopulation, on: date) -> ColumnElement[
         case KeyPopulation.DISABLED:
             return Resident.disability.is_not(None)
         case KeyPopulation.CHRONIC:
-            return exists(select(Condition.id).where(_active_condition(codes.CHRONIC_KEY_POPULATION, on)))
+            return _has_condition(_active_condition(codes.CHRONIC_KEY_POPULATION, on), many=many)
         case KeyPopulation.PREGNANT:
-            return and_(
-                Resident.sex == "F",
-                exists(
-                    select(Condition.id).where(
-                        _active_condition(codes.PREGNANCY, on),
-                        Condition.onset_date >= on - timedelta(days=PREGNANCY_MAX_DAYS),
-                    )
-                ),
+            recent = and_(
+                _active_condition(codes.PREGNANCY, on), Condition.onset_date >= on - timedelta(days=PREGNANCY_MAX_DAYS)
             )
+            return and_(Resident.sex == "F", _has_condition(recent, many=many))
     return false()

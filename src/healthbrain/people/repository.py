@@ -108,19 +108,20 @@ def condition_facts(session: Session, resident_ids: Sequence[int]) -> dict[int, 
     return facts
 
 
-def _search_filter(q: str) -> ColumnElement[bool]:
-    """What a search term means: a full ID number, a phone number, or the start of a name."""
+def _search_filter(q: str) -> tuple[ColumnElement[bool], bool]:
+    """What a search term means: a full ID number, a phone number, or the start of a name.
+    The flag says whether it is a name search (then results come in name order, from the index)."""
     q = q.strip()
     upper = q.upper()
     if len(upper) in (15, 18) and upper[:17].isdigit():
         try:
-            return Resident.id_number == (upgrade_15(upper) if len(upper) == 15 else upper)
+            return Resident.id_number == (upgrade_15(upper) if len(upper) == 15 else upper), False
         except ResidentIdError:
-            return Resident.id_number == upper
+            return Resident.id_number == upper, False
     if q.isdigit() and len(q) >= 7:
-        return Resident.phone == q
+        return Resident.phone == q, False
     # A name prefix as a range, so the name index serves it (LIKE would not on SQLite).
-    return and_(Resident.name >= q, Resident.name < q + "\uffff")
+    return and_(Resident.name >= q, Resident.name < q + "\uffff"), True
 
 
 def search(
@@ -136,15 +137,18 @@ def search(
     limit: int,
 ) -> tuple[Sequence[Resident], bool]:
     stmt: Select[Resident] = scoped(select(Resident), principal)
+    by_name = False
     if q:
-        stmt = stmt.where(_search_filter(q))
+        condition, by_name = _search_filter(q)
+        stmt = stmt.where(condition)
     if division_ids is not None:
         stmt = stmt.where(Resident.division_id.in_(division_ids))
     if key_population is not None:
-        stmt = stmt.where(key_population_clause(key_population, on))
+        stmt = stmt.where(key_population_clause(key_population, on, many=principal.scope == Scope.ALL))
     if not include_inactive:
         stmt = stmt.where(Resident.status == "active")
-    rows = session.scalars(stmt.order_by(Resident.id).offset(offset).limit(limit + 1)).all()
+    order = (Resident.name, Resident.id) if by_name else (Resident.id,)
+    rows = session.scalars(stmt.order_by(*order).offset(offset).limit(limit + 1)).all()
     return rows[:limit], len(rows) > limit
 
 
@@ -213,7 +217,7 @@ def divisions_in_scope(session: Session, principal: Principal) -> Sequence[Divis
 
 
 def population_by_community(session: Session) -> dict[int, int]:
-    """Active residents per community (aggregate: no identity data)."""
+    """Active residents per community (aggregate: no identity data; read from the index)."""
     rows = session.execute(
         select(Resident.division_id, func.count()).where(Resident.status == "active").group_by(Resident.division_id)
     )

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from healthbrain.auth import audit
-from healthbrain.auth.roles import Permission
+from healthbrain.auth.roles import Permission, Scope
 from healthbrain.auth.scope import Principal
 from healthbrain.core.errors import Conflict, InvalidInput, NotFound
 from healthbrain.core.masking import mask_id_number, mask_phone
@@ -448,6 +448,6 @@ def key_population_counts(session: Session, *, principal: Principal) -> dict[str
     counts = {"all": repository.count_in_scope(session, principal)}
     for population in KeyPopulation:
         counts[population.value] = repository.count_in_scope(
-            session, principal, key_population_clause(population, today)
+            session, principal, key_population_clause(population, today, many=principal.scope == Scope.ALL)
         )
     return counts

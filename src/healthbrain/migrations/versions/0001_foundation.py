@@ -2,7 +2,7 @@
 
 Revision ID: 0001_foundation
 Revises:
-Create Date: 2026-11-25 05:54:44.940506
+Create Date: 2026-11-25 06:11:18.652467
 """
 
 from __future__ import annotations
@@ -155,7 +155,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_resident")),
     )
     with op.batch_alter_table("resident", schema=None) as batch_op:
-        batch_op.create_index("ix_resident_division_birth", ["division_id", "birth_date"], unique=False)
+        batch_op.create_index(
+            "ix_resident_division_status_birth", ["division_id", "status", "birth_date"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_resident_household_id"), ["household_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_resident_id_number"), ["id_number"], unique=True)
         batch_op.create_index(batch_op.f("ix_resident_merged_into_id"), ["merged_into_id"], unique=False)
@@ -599,7 +601,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_resident_merged_into_id"))
         batch_op.drop_index(batch_op.f("ix_resident_id_number"))
         batch_op.drop_index(batch_op.f("ix_resident_household_id"))
-        batch_op.drop_index("ix_resident_division_birth")
+        batch_op.drop_index("ix_resident_division_status_birth")
 
     op.drop_table("resident")
     with op.batch_alter_table("practitioner", schema=None) as batch_op:
