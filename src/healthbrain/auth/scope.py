@@ -100,7 +100,3 @@ def scoped(statement: S, principal: Principal) -> S:
     if not principal.can(Permission.RESIDENT_READ):
         return statement.where(false())
     return statement.where(resident_scope_clause(principal))
-
-
-# The principal of command-line jobs (simulate, demo set-up): audited as "system".
-SYSTEM = Principal(user_id=0, username="system", display_name="system", role=Role.ADMIN, auth_kind="job")

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Table, text
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import AddConstraint, DropConstraint
 
 from healthbrain.core.bulk import bulk_insert, reset_sequences
 from healthbrain.geo.models import (
@@ -54,13 +55,23 @@ def _table(model: Any) -> Table:
 
 @contextmanager
 def indexes_dropped(session: Session, models: Sequence[Any]) -> Iterator[None]:
+    """Drop the secondary indexes (and, on PostgreSQL, the foreign keys) of these tables for the
+    load and build them again after it. PostgreSQL checks a foreign key row by row through a
+    trigger; adding the constraint afterwards validates it with one set-based query instead."""
     connection = session.connection()
     indexes = [index for model in models for index in _table(model).indexes]
+    foreign_keys = []
+    if connection.dialect.name == "postgresql":
+        foreign_keys = [fk for model in models for fk in _table(model).foreign_key_constraints]
+    for fk in foreign_keys:
+        connection.execute(DropConstraint(fk))
     for index in indexes:
         index.drop(bind=connection)
     yield
     for index in indexes:
         index.create(bind=connection)
+    for fk in foreign_keys:
+        connection.execute(AddConstraint(fk))
 
 
 def _dt_text(values: np.ndarray) -> np.ndarray:
@@ -72,15 +83,36 @@ def _day_text(values: np.ndarray) -> np.ndarray:
     return np.datetime_as_string(values.astype("datetime64[D]"), unit="D")
 
 
+class _Gather:
+    """``values[index]``, computed a chunk at a time (the full array of 10 M timestamps as text
+    would cost a gigabyte)."""
+
+    def __init__(self, values: np.ndarray, index: np.ndarray) -> None:
+        self.values, self.index = values, index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, part: slice) -> np.ndarray:
+        gathered: np.ndarray = self.values[self.index[part]]
+        return gathered
+
+
+def _chunk(column: Any, start: int) -> Sequence[Any]:
+    part = column[start : start + CHUNK]
+    return part.tolist() if isinstance(part, np.ndarray) else part  # type: ignore[no-any-return]
+
+
 def _insert(
-    session: Session, model: Any, columns: Sequence[str], data: Sequence[Sequence[Any]], progress: Progress, stage: str
+    session: Session, model: Any, columns: Sequence[str], data: Sequence[Any], progress: Progress, stage: str
 ) -> int:
-    """Insert column lists (all of one length) in chunks, reporting progress."""
+    """Insert columns (arrays, lists or ranges of one length) in chunks, converting each chunk to
+    Python values only when it is sent, reporting progress."""
     total = len(data[0]) if data else 0
     done = 0
     progress(stage, 0, total)
     for start in range(0, total, CHUNK):
-        rows: Iterable[Sequence[Any]] = zip(*(col[start : start + CHUNK] for col in data), strict=True)
+        rows: Iterable[Sequence[Any]] = zip(*(_chunk(col, start) for col in data), strict=True)
         done += bulk_insert(session, _table(model), columns, rows)
         progress(stage, done, total)
     return total
@@ -268,7 +300,7 @@ def _load_people(
             session,
             Household,
             ("id", "code", "division_id", "address"),
-            [range(1, n_households + 1), hh_codes.tolist(), cids[hc].tolist(), addresses],
+            [range(1, n_households + 1), hh_codes, cids[hc], addresses],
             progress,
             "household",
         )
@@ -305,17 +337,17 @@ def _load_people(
             range(1, n + 1),
             pop.id_number,
             pop.name,
-            np.where(pop.male, "M", "F").tolist(),
-            _day_text(pop.birth).tolist(),
+            np.where(pop.male, "M", "F"),
+            _day_text(pop.birth),
             pop.phone,
-            cids[pop.community].tolist(),
-            address_of.tolist(),
-            (pop.household + 1).tolist(),
-            pop.relation.tolist(),
-            pop.disability.tolist(),
+            cids[pop.community],
+            address_of,
+            (pop.household + 1),
+            pop.relation,
+            pop.disability,
             ["active"] * n,
-            registrar.tolist(),
-            _day_text(created).tolist(),
+            registrar,
+            _day_text(created),
             [stamp] * n,
             [stamp] * n,
             [1] * n,
@@ -337,13 +369,13 @@ def _load_history(session: Session, h: History, as_of: date, progress: Progress)
         ("id", "resident_id", "code", "display", "clinical_status", "onset_date", "recorded_at", "institution_id"),
         [
             range(1, n + 1),
-            (np.asarray(c["resident"]) + 1).tolist(),
-            list(c["code"]),
-            list(c["display"]),
+            (np.asarray(c["resident"]) + 1),
+            c["code"],
+            c["display"],
             ["active"] * n,
-            _day_text(np.asarray(c["onset"])).tolist(),
+            _day_text(np.asarray(c["onset"])),
             [stamp] * n,
-            np.asarray(c["institution"]).tolist(),
+            np.asarray(c["institution"]),
         ],
         progress,
         "condition",
@@ -368,15 +400,15 @@ def _load_history(session: Session, h: History, as_of: date, progress: Progress)
         ),
         [
             range(1, n + 1),
-            (np.asarray(m["resident"]) + 1).tolist(),
-            list(m["code"]),
-            list(m["name"]),
-            list(m["dose"]),
-            list(m["frequency"]),
+            (np.asarray(m["resident"]) + 1),
+            m["code"],
+            m["name"],
+            m["dose"],
+            m["frequency"],
             ["oral"] * n,
-            _day_text(np.asarray(m["start"])).tolist(),
+            _day_text(np.asarray(m["start"])),
             ["active"] * n,
-            np.asarray(m["institution"]).tolist(),
+            np.asarray(m["institution"]),
             [stamp] * n,
         ],
         progress,
@@ -400,13 +432,13 @@ def _load_history(session: Session, h: History, as_of: date, progress: Progress)
         ),
         [
             range(1, n + 1),
-            (np.asarray(e["resident"]) + 1).tolist(),
-            np.asarray(e["institution"]).tolist(),
+            (np.asarray(e["resident"]) + 1),
+            np.asarray(e["institution"]),
             _none_if_nan(np.asarray(e["practitioner"])),
-            list(e["klass"]),
-            enc_at.tolist(),
-            list(e["reason_code"]),
-            list(e["reason_text"]),
+            e["klass"],
+            enc_at,
+            e["reason_code"],
+            e["reason_text"],
         ],
         progress,
         "encounter",
@@ -420,13 +452,13 @@ def _load_history(session: Session, h: History, as_of: date, progress: Progress)
         ("id", "resident_id", "encounter_id", "code", "value_num", "unit", "effective_at", "institution_id", "status"),
         [
             range(1, n + 1),
-            (np.asarray(o["resident"]) + 1).tolist(),
-            (obs_encounter + 1).tolist(),
-            list(o["code"]),
-            np.asarray(o["value"], dtype=float).tolist(),
-            list(o["unit"]),
-            enc_at[obs_encounter].tolist(),
-            np.asarray(o["institution"]).tolist(),
+            (np.asarray(o["resident"]) + 1),
+            (obs_encounter + 1),
+            o["code"],
+            np.asarray(o["value"], dtype=float),
+            o["unit"],
+            _Gather(enc_at, obs_encounter),
+            np.asarray(o["institution"]),
             ["final"] * n,
         ],
         progress,
@@ -455,18 +487,18 @@ def _load_history(session: Session, h: History, as_of: date, progress: Progress)
         ),
         [
             range(1, n + 1),
-            (np.asarray(x["resident"]) + 1).tolist(),
-            (np.asarray(x["encounter"]) + 1).tolist(),
-            _day_text(exam_day).tolist(),
-            np.asarray(x["institution"]).tolist(),
-            np.asarray(x["practitioner"]).tolist(),
-            list(x["smoking"]),
-            list(x["drinking"]),
-            list(x["exercise"]),
-            list(x["diet"]),
-            list(x["conclusion"]),
-            list(x["abnormalities"]),
-            list(x["guidance"]),
+            (np.asarray(x["resident"]) + 1),
+            (np.asarray(x["encounter"]) + 1),
+            _day_text(exam_day),
+            np.asarray(x["institution"]),
+            np.asarray(x["practitioner"]),
+            x["smoking"],
+            x["drinking"],
+            x["exercise"],
+            x["diet"],
+            x["conclusion"],
+            x["abnormalities"],
+            x["guidance"],
         ],
         progress,
         "physical_exam",
