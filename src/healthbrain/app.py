@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -79,7 +80,8 @@ def create_app(database: Database | None = None, settings: Settings | None = Non
         message = translate(exc.key, language, **exc.params)
         if not _is_api(request):
             if isinstance(exc, NotAuthenticated):
-                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+                here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(here, safe='/')}", status_code=303)
             return render_error(request, exc.status_code, message)
         body: dict[str, Any] = {"detail": message, "code": exc.key}
         if exc.field is not None:

@@ -23,3 +23,9 @@ def test_choropleth_shades_links_and_escapes() -> None:
     )
     assert svg.count("<path") == 2 and '<a href="/a">' in svg
     assert "甲&lt;街道&gt;" in svg and "fill-opacity:0.90" in svg and "fill-opacity:0.15" in svg
+
+
+def test_a_single_reading_sits_in_the_middle_with_one_date() -> None:
+    svg = line_chart([Series("血糖", "#000", [(datetime(2026, 5, 1, 8, tzinfo=UTC), 6.1)])])
+    assert svg.count("2026-05-01") == 2  # the axis label and the point's tooltip
+    assert 'text-anchor="middle"' in svg

@@ -41,6 +41,7 @@ async def optional_principal(request: Request, session: SessionDep) -> Principal
     principal = service.principal_for_token(session, token=cookie)
     if principal is None or principal.auth_kind != "web":
         return None
+    request.state.principal = principal  # error pages keep the top bar of the signed-in user
     if request.method in _UNSAFE:
         await _check_csrf(request, principal)
     return principal

@@ -117,7 +117,7 @@ def institution_page(request: Request, session: SessionDep, principal: ReaderDep
             "classes": repository.school_classes(session, institution.id) if institution.kind == "school" else [],
             "practitioners": repository.practitioners(session, institution_id=institution.id, limit=500, offset=0),
             "teams": service.teams_out(session, teams),
-            "catchment": repository.catchment_codes(session, institution.id),
+            "catchment": repository.catchment(session, institution.id),
         },
         principal=principal,
     )

@@ -55,15 +55,14 @@ def institution_counts(session: Session) -> dict[str, int]:
     return dict(session.execute(select(Institution.kind, func.count()).group_by(Institution.kind)).all())
 
 
-def catchment_codes(session: Session, institution_id: int) -> list[str]:
-    return list(
-        session.scalars(
-            select(Division.code)
-            .join(InstitutionCatchment, InstitutionCatchment.division_id == Division.id)
-            .where(InstitutionCatchment.institution_id == institution_id)
-            .order_by(Division.code)
-        )
-    )
+def catchment(session: Session, institution_id: int) -> Sequence[Division]:
+    """The communities an institution is responsible for."""
+    return session.scalars(
+        select(Division)
+        .join(InstitutionCatchment, InstitutionCatchment.division_id == Division.id)
+        .where(InstitutionCatchment.institution_id == institution_id)
+        .order_by(Division.code)
+    ).all()
 
 
 def school_classes(session: Session, school_id: int) -> Sequence[SchoolClass]:

@@ -16,6 +16,7 @@ from healthbrain.geo.schemas import (
     CareTeamOut,
     DivisionIn,
     DivisionOut,
+    InstitutionDetail,
     InstitutionIn,
     InstitutionKindName,
     InstitutionOut,
@@ -78,6 +79,15 @@ def list_institutions(
 ) -> list[InstitutionOut]:
     rows = repository.institutions(session, kind=kind, division_ids=None, limit=limit, offset=offset)
     return [InstitutionOut.model_validate(i) for i in rows]
+
+
+@router.get("/institutions/{code}", response_model=InstitutionDetail, summary="An institution and its catchment")
+def get_institution(session: SessionDep, principal: ReaderDep, code: str) -> InstitutionDetail:
+    institution = service.get_institution(session, principal=principal, code=code)
+    catchment = [d.code for d in repository.catchment(session, institution.id)]
+    return InstitutionDetail.model_validate(
+        {**InstitutionOut.model_validate(institution).model_dump(), "catchment_codes": catchment}
+    )
 
 
 @router.post("/institutions", response_model=InstitutionOut, status_code=CREATED)

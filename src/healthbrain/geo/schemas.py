@@ -45,6 +45,10 @@ class InstitutionOut(BaseModel):
     active: bool
 
 
+class InstitutionDetail(InstitutionOut):
+    catchment_codes: list[str]
+
+
 class InstitutionIn(BaseModel):
     code: str = Field(min_length=2, max_length=32)
     name: str = Field(min_length=1, max_length=128)

@@ -40,6 +40,7 @@ class History:
     encounters: Columns
     observations: Columns
     exams: Columns
+    identifiers: Columns  # (institution, resident): hospital medical record numbers
     hypertension: np.ndarray
     diabetes: np.ndarray
 
@@ -458,7 +459,16 @@ def build(
     )
 
     encounters, observations = enc.columns()
-    return History(conditions, medications, encounters, observations, exams, hypertension, diabetes)
+    # A hospital gives every patient it has seen a medical record number (病历号).
+    at_hospital = np.isin(encounters.data["institution"], hospitals)
+    pairs = np.unique(
+        np.stack([encounters.data["institution"][at_hospital], encounters.data["resident"][at_hospital]]).astype(
+            np.int64
+        ),
+        axis=1,
+    )
+    identifiers = Columns({"institution": pairs[0], "resident": pairs[1]})
+    return History(conditions, medications, encounters, observations, exams, identifiers, hypertension, diabetes)
 
 
 def _staff_by_institution(directory: Directory, professions: tuple[str, ...]) -> dict[int, np.ndarray]:

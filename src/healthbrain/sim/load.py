@@ -29,7 +29,7 @@ from healthbrain.geo.models import (
     Practitioner,
     SchoolClass,
 )
-from healthbrain.people.models import Household, Resident
+from healthbrain.people.models import Household, Resident, ResidentIdentifier
 from healthbrain.records.models import Condition, Encounter, MedicationStatement, Observation, PhysicalExam
 from healthbrain.sim.geography import Geography, Place
 from healthbrain.sim.history import History
@@ -40,6 +40,7 @@ Progress = Callable[[str, int, int], None]  # (stage, rows done, rows in stage)
 BIG_TABLES: tuple[Any, ...] = (
     Household,
     Resident,
+    ResidentIdentifier,
     Encounter,
     Observation,
     Condition,
@@ -256,6 +257,7 @@ def load(
     with indexes_dropped(session, BIG_TABLES):
         counts.update(_load_people(session, geo, population, directory, as_of, rng, community_ids, progress))
         counts.update(_load_history(session, history, as_of, progress))
+        counts.update(_load_identifiers(session, history, directory, progress))
     progress("index", 1, 1)
     reset_sequences(
         session, [_table(m) for m in (Division, Institution, SchoolClass, Practitioner, CareTeam, *BIG_TABLES)]
@@ -504,6 +506,32 @@ def _load_history(session: Session, h: History, as_of: date, progress: Progress)
         "physical_exam",
     )
     return counts
+
+
+def _load_identifiers(session: Session, h: History, directory: Directory, progress: Progress) -> dict[str, int]:
+    """Medical record numbers: per hospital, numbered in order of resident."""
+    institution = np.asarray(h.identifiers.data["institution"])
+    resident = np.asarray(h.identifiers.data["resident"])
+    n = len(institution)
+    codes = {i.id: i.code for i in directory.institutions}
+    order = np.lexsort((resident, institution))
+    institution, resident = institution[order], resident[order]
+    first_of_hospital = np.searchsorted(institution, institution, side="left")
+    number = np.arange(n) - first_of_hospital + 1
+    systems = np.array([codes[int(i)] for i in np.unique(institution)], dtype=object)[
+        np.searchsorted(np.unique(institution), institution)
+    ]
+    values = np.char.add("MRN", np.char.zfill(number.astype("U8"), 8))
+    return {
+        "resident_identifier": _insert(
+            session,
+            ResidentIdentifier,
+            ("id", "resident_id", "kind", "system", "institution_id", "value"),
+            [range(1, n + 1), resident + 1, ["mrn"] * n, systems, institution, values],
+            progress,
+            "identifier",
+        )
+    }
 
 
 def analyse(session: Session) -> None:

@@ -33,6 +33,8 @@ def line_chart(
     pad_l, pad_r, pad_t, pad_b = 40, 10, 14, 22
     t0 = min(p[0] for p in points).timestamp()
     t1 = max(p[0] for p in points).timestamp()
+    if t1 - t0 < 86_400:  # one day of readings: centre them on a month-wide axis
+        t0, t1 = t0 - 15 * 86_400, t1 + 15 * 86_400
     values = [p[1] for p in points] + [b[0] for b in bands]
     v0, v1 = min(values), max(values)
     margin = (v1 - v0) * 0.1 or 1.0
@@ -55,8 +57,15 @@ def line_chart(
             f'<text x="{pad_l - 4}" y="{y(value) + 4:.1f}" class="axis" text-anchor="end">{escape(label)}</text>'
         )
     first, last = min(p[0] for p in points), max(p[0] for p in points)
-    parts.append(f'<text x="{pad_l}" y="{height - 6}" class="axis">{first:%Y-%m-%d}</text>')
-    parts.append(f'<text x="{width - pad_r}" y="{height - 6}" class="axis" text-anchor="end">{last:%Y-%m-%d}</text>')
+    if first.date() == last.date():
+        parts.append(
+            f'<text x="{x(first):.1f}" y="{height - 6}" class="axis" text-anchor="middle">{first:%Y-%m-%d}</text>'
+        )
+    else:
+        parts.append(f'<text x="{pad_l}" y="{height - 6}" class="axis">{first:%Y-%m-%d}</text>')
+        parts.append(
+            f'<text x="{width - pad_r}" y="{height - 6}" class="axis" text-anchor="end">{last:%Y-%m-%d}</text>'
+        )
     for s in series:
         ordered = sorted(s.points)
         if not ordered:

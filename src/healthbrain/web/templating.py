@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -70,6 +71,7 @@ def render(
         "csrf_token": principal.csrf_token if principal else None,
         "nav": nav,
         "path": request.url.path,
+        "here": quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""), safe=""),
         "version": __version__,
         "Permission": Permission,
     }
@@ -78,4 +80,7 @@ def render(
 
 
 def render_error(request: Request, status_code: int, message: str) -> HTMLResponse:
-    return render(request, "error.html", {"status": status_code, "message": message}, status_code=status_code)
+    principal = getattr(request.state, "principal", None)
+    return render(
+        request, "error.html", {"status": status_code, "message": message}, principal=principal, status_code=status_code
+    )
