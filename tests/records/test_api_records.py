@@ -239,3 +239,25 @@ def test_bulk_rows_outside_the_scope_are_rejected_and_kept(client: TestClient, w
     assert result["errors"] == [{"row": 3, "field": "resident_id", "message": "resident outside the area you serve"}]
     forbidden = client.post("/api/v1/observations/bulk", headers=bearer(world, "bureau"), json={"observations": rows})
     assert forbidden.status_code == 403
+
+
+def test_bulk_rows_pointing_at_someone_elses_encounter_are_rejected(client: TestClient, world: World) -> None:
+    headers = bearer(world, "doctor_a1")
+    theirs = client.post(
+        f"/api/v1/residents/{world.residents['a1_wife']}/encounters",
+        headers=headers,
+        json={"encounter_class": "home", "start_at": "2026-11-20T09:30:00+08:00"},
+    ).json()["id"]
+    row = {
+        "resident_id": world.residents["a1_elder"],
+        "code": codes.HEART_RATE,
+        "value_num": 72,
+        "effective_at": "2026-11-20T09:40:00+08:00",
+    }
+    result = client.post(
+        "/api/v1/observations/bulk",
+        headers=bearer(world, "submitter"),
+        json={"observations": [{**row, "encounter_id": theirs}, {**row, "encounter_id": 10**9}, row]},
+    ).json()
+    assert (result["inserted"], result["rejected"]) == (1, 2)
+    assert [e["field"] for e in result["errors"]] == ["encounter_id", "encounter_id"]

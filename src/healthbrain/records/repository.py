@@ -149,3 +149,15 @@ def recent_batches(session: Session, *, user_id: int, limit: int = 10) -> Sequen
     return session.scalars(
         select(IngestBatch).where(IngestBatch.user_id == user_id).order_by(IngestBatch.id.desc()).limit(limit)
     ).all()
+
+
+def encounter_owners(session: Session, encounter_ids: set[int]) -> dict[int, int]:
+    """Encounter id → its resident, for the ids that exist."""
+    wanted = sorted(encounter_ids)
+    owners: dict[int, int] = {}
+    for start in range(0, len(wanted), 900):
+        rows = session.execute(
+            select(Encounter.id, Encounter.resident_id).where(Encounter.id.in_(wanted[start : start + 900]))
+        )
+        owners.update({eid: rid for eid, rid in rows})
+    return owners

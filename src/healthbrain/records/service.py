@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any
 
@@ -326,8 +327,99 @@ def _auto_key(resident_id: int, row: ObservationIn, institution_id: int | None) 
     return "auto:" + hashlib.sha256(basis.encode()).hexdigest()[:40]
 
 
-def _row_errors(exc: ValidationError) -> list[tuple[str | None, str]]:
-    return [(".".join(str(p) for p in err["loc"]) or None, err["msg"]) for err in exc.errors()]
+@dataclass
+class _Rejects:
+    """Rows turned away, with their reasons: answered to the sender and kept in the database."""
+
+    errors: list[RowError] = field(default_factory=list)
+    rows: list[tuple[int, dict[str, Any], list[dict[str, str | None]]]] = field(default_factory=list)
+
+    def add(self, number: int, raw: dict[str, Any], reasons: list[tuple[str | None, str]]) -> None:
+        self.errors.extend(RowError(row=number, field=f, message=m) for f, m in reasons)
+        self.rows.append((number, raw, [{"field": f, "message": m} for f, m in reasons]))
+
+
+@dataclass
+class _Candidate:
+    number: int
+    raw: dict[str, Any]
+    item: ObservationIn
+    resident_id: int = 0
+    institution_id: int | None = None
+
+
+def _parse_rows(observations: list[dict[str, Any]], rejects: _Rejects) -> list[_Candidate]:
+    candidates: list[_Candidate] = []
+    for number, raw in enumerate(observations, start=1):
+        reasons: list[tuple[str | None, str]] = []
+        item: ObservationIn | None = None
+        try:
+            item = ObservationIn.model_validate(raw)
+        except ValidationError as exc:
+            reasons = [(".".join(str(p) for p in err["loc"]) or None, err["msg"]) for err in exc.errors()]
+        if not isinstance(raw.get("resident_id"), int) and not isinstance(raw.get("id_number"), str):
+            reasons.append(("resident_id", "resident_id or id_number is required"))
+        if reasons or item is None:
+            rejects.add(number, raw, reasons)
+        else:
+            candidates.append(_Candidate(number, raw, item))
+    return candidates
+
+
+def _resolve(
+    session: Session, principal: Principal, candidates: list[_Candidate], rejects: _Rejects
+) -> list[_Candidate]:
+    """Find each row's resident, institution and encounter; reject what does not resolve."""
+    by_number = repository.active_residents_by_id_number(
+        session, [people.canonical_id_or_raw(c.raw["id_number"]) for c in candidates if "id_number" in c.raw]
+    )
+    known_ids = repository.existing_resident_ids(
+        session, [c.raw["resident_id"] for c in candidates if isinstance(c.raw.get("resident_id"), int)]
+    )
+    encounters = repository.encounter_owners(session, {c.item.encounter_id for c in candidates if c.item.encounter_id})
+    institutions: dict[str, int | None] = {}
+    resolved: list[_Candidate] = []
+    for c in candidates:
+        if isinstance(c.raw.get("resident_id"), int):
+            resident_id, field_name = (
+                (c.raw["resident_id"] if c.raw["resident_id"] in known_ids else None),
+                "resident_id",
+            )
+        else:
+            resident_id, field_name = by_number.get(people.canonical_id_or_raw(c.raw["id_number"])), "id_number"
+        if resident_id is None:
+            rejects.add(c.number, c.raw, [(field_name, "no active resident with this identifier")])
+            continue
+        if c.item.encounter_id is not None and encounters.get(c.item.encounter_id) != resident_id:
+            rejects.add(c.number, c.raw, [("encounter_id", "no such encounter of this resident")])
+            continue
+        c.resident_id, c.institution_id = resident_id, principal.institution_id
+        if (code := c.item.institution_code) is not None:
+            if code not in institutions:
+                institutions[code] = repository.institution_id(session, code)
+            c.institution_id = institutions[code]
+            if c.institution_id is None:
+                rejects.add(c.number, c.raw, [("institution_code", "unknown institution code")])
+                continue
+        resolved.append(c)
+    return _in_scope(session, principal, resolved, rejects)
+
+
+def _in_scope(
+    session: Session, principal: Principal, candidates: list[_Candidate], rejects: _Rejects
+) -> list[_Candidate]:
+    """Scope-bound submitters (a centre) may only send data for residents they serve: a row for
+    anybody else is rejected, and kept, like any other bad row."""
+    if principal.scope in (Scope.ALL, Scope.INSTITUTION, Scope.NONE) or not candidates:
+        return candidates
+    visible = people.ids_in_scope(session, principal, {c.resident_id for c in candidates})
+    kept = []
+    for c in candidates:
+        if c.resident_id in visible:
+            kept.append(c)
+        else:
+            rejects.add(c.number, c.raw, [("resident_id", "resident outside the area you serve")])
+    return kept
 
 
 def bulk_observations(
@@ -342,71 +434,24 @@ def bulk_observations(
     full_key = f"{channel}:{principal.user_id}:{batch.batch_key}" if batch.batch_key else None
     if full_key and (previous := repository.batch_by_key(session, full_key)) is not None:
         return _stored_result(session, previous)
-
-    parsed: list[tuple[int, ObservationIn, dict[str, Any]]] = []
-    errors: list[RowError] = []
-    rejected_rows: list[tuple[int, dict[str, Any], list[dict[str, str | None]]]] = []
-    for number, raw in enumerate(batch.observations, start=1):
-        row_errors: list[tuple[str | None, str]] = []
-        try:
-            item = ObservationIn.model_validate(raw)
-        except ValidationError as exc:
-            row_errors = _row_errors(exc)
-        if not isinstance(raw.get("resident_id"), int) and not isinstance(raw.get("id_number"), str):
-            row_errors.append(("resident_id", "resident_id or id_number is required"))
-        if row_errors:
-            _reject(errors, rejected_rows, number, raw, row_errors)
-            continue
-        parsed.append((number, item, raw))
-
-    by_number = repository.active_residents_by_id_number(
-        session, [people.canonical_id_or_raw(raw["id_number"]) for _, _, raw in parsed if "id_number" in raw]
-    )
-    known_ids = repository.existing_resident_ids(
-        session, [raw["resident_id"] for _, _, raw in parsed if isinstance(raw.get("resident_id"), int)]
-    )
-    institution_cache: dict[str, int | None] = {}
-    rows: list[tuple[Any, ...]] = []
-    row_numbers: list[int] = []
-    parsed_raw: list[dict[str, Any]] = []
-    for number, item, raw in parsed:
-        if isinstance(raw.get("resident_id"), int):
-            resident_id: int | None = raw["resident_id"] if raw["resident_id"] in known_ids else None
-            field = "resident_id"
-        else:
-            resident_id = by_number.get(people.canonical_id_or_raw(raw["id_number"]))
-            field = "id_number"
-        if resident_id is None:
-            _reject(errors, rejected_rows, number, raw, [(field, "no active resident with this identifier")])
-            continue
-        institution_id = principal.institution_id
-        if item.institution_code is not None:
-            if item.institution_code not in institution_cache:
-                institution_cache[item.institution_code] = repository.institution_id(session, item.institution_code)
-            institution_id = institution_cache[item.institution_code]
-            if institution_id is None:
-                _reject(errors, rejected_rows, number, raw, [("institution_code", "unknown institution code")])
-                continue
-        rows.append(
-            (
-                resident_id,
-                item.encounter_id,
-                item.code,
-                item.value_num,
-                item.value_text,
-                item.unit,
-                db_datetime(item.effective_at),
-                institution_id,
-                item.device_id,
-                "final",
-                item.source_key or _auto_key(resident_id, item, institution_id),
-            )
+    rejects = _Rejects()
+    good = _resolve(session, principal, _parse_rows(batch.observations, rejects), rejects)
+    rows = [
+        (
+            c.resident_id,
+            c.item.encounter_id,
+            c.item.code,
+            c.item.value_num,
+            c.item.value_text,
+            c.item.unit,
+            db_datetime(c.item.effective_at),
+            c.institution_id,
+            c.item.device_id,
+            "final",
+            c.item.source_key or _auto_key(c.resident_id, c.item, c.institution_id),
         )
-        row_numbers.append(number)
-        parsed_raw.append(raw)
-    rows = _drop_out_of_scope(session, principal, rows, row_numbers, parsed_raw, errors, rejected_rows)
-    errors.sort(key=lambda e: e.row)
-    rejected_rows.sort(key=lambda r: r[0])
+        for c in good
+    ]
     inserted = repository.insert_observations(session, rows)
     record = IngestBatch(
         channel=channel,
@@ -417,12 +462,13 @@ def bulk_observations(
         received=len(batch.observations),
         inserted=inserted,
         duplicates=len(rows) - inserted,
-        rejected=len(rejected_rows),
+        rejected=len(rejects.rows),
     )
     session.add(record)
     session.flush()
+    rejects.rows.sort(key=lambda r: r[0])
     session.add_all(
-        IngestRejection(batch_id=record.id, row_number=n, payload=raw, errors=errs) for n, raw, errs in rejected_rows
+        IngestRejection(batch_id=record.id, row_number=n, payload=raw, errors=errs) for n, raw, errs in rejects.rows
     )
     session.flush()
     audit.record(
@@ -439,42 +485,8 @@ def bulk_observations(
         inserted=inserted,
         duplicates=record.duplicates,
         rejected=record.rejected,
-        errors=errors,
+        errors=sorted(rejects.errors, key=lambda e: e.row),
     )
-
-
-def _reject(
-    errors: list[RowError],
-    rejected_rows: list[tuple[int, dict[str, Any], list[dict[str, str | None]]]],
-    number: int,
-    raw: dict[str, Any],
-    row_errors: list[tuple[str | None, str]],
-) -> None:
-    errors.extend(RowError(row=number, field=f, message=m) for f, m in row_errors)
-    rejected_rows.append((number, raw, [{"field": f, "message": m} for f, m in row_errors]))
-
-
-def _drop_out_of_scope(
-    session: Session,
-    principal: Principal,
-    rows: list[tuple[Any, ...]],
-    row_numbers: list[int],
-    raws: list[dict[str, Any]],
-    errors: list[RowError],
-    rejected_rows: list[tuple[int, dict[str, Any], list[dict[str, str | None]]]],
-) -> list[tuple[Any, ...]]:
-    """Scope-bound submitters (a centre) may only send data for residents they serve: a row for
-    anybody else is rejected, and kept, like any other bad row."""
-    if principal.scope in (Scope.ALL, Scope.INSTITUTION, Scope.NONE) or not rows:
-        return rows
-    visible = people.ids_in_scope(session, principal, {r[0] for r in rows})
-    kept: list[tuple[Any, ...]] = []
-    for row, number, raw in zip(rows, row_numbers, raws, strict=True):
-        if row[0] in visible:
-            kept.append(row)
-        else:
-            _reject(errors, rejected_rows, number, raw, [("resident_id", "resident outside the area you serve")])
-    return kept
 
 
 def _stored_result(session: Session, batch: IngestBatch) -> BulkResult:
