@@ -28,8 +28,9 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-async def optional_principal(request: Request, session: SessionDep) -> Principal | None:
-    """The caller, from a bearer token (API, devices) or the session cookie (pages)."""
+def _resolve_principal(request: Request, session: SessionDep) -> Principal | None:
+    """The caller, from a bearer token (API, devices) or the session cookie (pages). A plain
+    function, so FastAPI runs its database lookup in the thread pool, off the event loop."""
     if (token := _bearer(request)) is not None:
         principal = service.principal_for_token(session, token=token)
         if principal is None:
@@ -42,7 +43,14 @@ async def optional_principal(request: Request, session: SessionDep) -> Principal
     if principal is None or principal.auth_kind != "web":
         return None
     request.state.principal = principal  # error pages keep the top bar of the signed-in user
-    if request.method in _UNSAFE:
+    return principal
+
+
+async def optional_principal(
+    request: Request, principal: Annotated[Principal | None, Depends(_resolve_principal)]
+) -> Principal | None:
+    """The caller; cookie-authenticated writes must also carry the session's CSRF token."""
+    if principal is not None and principal.auth_kind == "web" and request.method in _UNSAFE:
         await _check_csrf(request, principal)
     return principal
 
