@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError, IntegrityError
 
 from healthbrain import __version__
 from healthbrain.auth.router import router as auth_router
@@ -48,12 +49,13 @@ def create_app(database: Database | None = None, settings: Settings | None = Non
         redoc_url=None,
     )
     app.state.database = database or get_database(settings)
-    app.state.settings = settings
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.middleware("http")
     async def request_context(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        rid = request.headers.get("x-request-id") or str(uuid.uuid4())
+        # A caller's request id is kept (to follow a request across systems) but capped to the
+        # audit column's width.
+        rid = (request.headers.get("x-request-id") or "").strip()[:36] or str(uuid.uuid4())
         context.request_id.set(rid)
         context.client_ip.set(request.client.host if request.client else None)
         started = time.perf_counter()
@@ -103,6 +105,24 @@ def create_app(database: Database | None = None, settings: Settings | None = Non
             detail = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in errors)
             return render_error(request, 422, detail)
         return JSONResponse({"detail": errors}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(request: Request, exc: IntegrityError) -> Response:
+        # A unique key hit by a race the service's own check could not see: a conflict, not a crash.
+        log.warning("integrity error", extra={"path": request.url.path, "error": str(exc.orig)[:200]})
+        message = translate("error.conflict", request_language(request))
+        if not _is_api(request):
+            return render_error(request, 409, message)
+        return JSONResponse({"detail": message, "code": "error.conflict"}, status_code=409)
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> Response:
+        # A value the database refused (a NUL in a search term, say): the caller's input, not a crash.
+        log.warning("data error", extra={"path": request.url.path, "error": str(exc.orig)[:200]})
+        message = translate("error.unstorable", request_language(request))
+        if not _is_api(request):
+            return render_error(request, 422, message)
+        return JSONResponse({"detail": message, "code": "error.unstorable"}, status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,22 +14,17 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HEALTHBRAIN_", env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(default=Path("data"), description="Local data folder (SQLite file, secret key).")
+    data_dir: Path = Field(default=Path("data"), description="Local data folder (the SQLite file).")
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; default is SQLite in data_dir. "
         "PostgreSQL: postgresql://user@host:5432/dbname (driver psycopg 3).",
-    )
-    secret_key: SecretStr | None = Field(
-        default=None, description="Key for CSRF tokens; generated once into data_dir when not set."
     )
     session_hours: int = 12
     api_token_days: int = 90
     login_max_failures: int = 5
     login_lockout_minutes: int = 15
     cookie_secure: bool = False
-    default_language: Literal["zh-CN", "en"] = "zh-CN"
-    display_timezone: str = "Asia/Shanghai"
     log_level: str = "INFO"
     log_json: bool = True
     db_echo: bool = False
@@ -39,18 +32,6 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return normalise_database_url(self.database_url or f"sqlite:///{self.data_dir / 'healthbrain.sqlite3'}")
-
-    def resolved_secret_key(self) -> str:
-        if self.secret_key is not None:
-            return self.secret_key.get_secret_value()
-        path = self.data_dir / "secret_key"
-        if path.exists():
-            return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
-        return key
 
 
 def normalise_database_url(url: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event
@@ -54,8 +55,6 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         else:
             path = url.split("///", 1)[1] if "///" in url else ""
             if path:
-                from pathlib import Path
-
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(
                 url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
@@ -114,10 +113,6 @@ class Database:
             cursor.close()
         finally:
             raw.close()
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:

@@ -129,3 +129,9 @@ def test_audit_trail_access(client: TestClient, world: World) -> None:
     assert world.residents["a1_elder"] in {e["resident_id"] for e in mine}
     for username in ("bureau", "cdc", "doctor_a1", "submitter", "device"):
         assert client.get("/api/v1/audit", headers=bearer(world, username)).status_code == 403, username
+
+
+def test_an_overlong_request_id_is_capped(client: TestClient, world: World, session: Session) -> None:
+    rid = world.residents["a1_elder"]
+    response = client.get(f"/api/v1/residents/{rid}", headers={**bearer(world, "cdc"), "X-Request-ID": "x" * 500})
+    assert response.status_code == 200 and response.headers["x-request-id"] == "x" * 36

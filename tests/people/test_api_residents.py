@@ -260,3 +260,12 @@ def test_merge_needs_the_permission_and_both_records_in_scope(client: TestClient
     assert (
         client.post(f"/api/v1/residents/{survivor}/merge", headers=bearer(world, "admin"), json=same).status_code == 422
     )
+
+
+def test_text_the_database_cannot_hold_is_refused_with_its_field(client: TestClient, world: World) -> None:
+    headers = bearer(world, "doctor_a1")
+    response = client.post("/api/v1/residents", headers=headers, json=new_resident(world, name="王\x00五"))
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "name"]
+    search = client.get("/api/v1/residents", headers=headers, params={"q": "王\x00"})
+    assert search.status_code in (200, 422)  # SQLite finds nothing; PostgreSQL refuses the term — never a 500

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -205,7 +207,7 @@ def test_bulk_observations_keep_rejects_with_reasons(client: TestClient, world: 
     assert rows == {3: "value_num", 4: "id_number", 5: "resident_id", 6: "effective_at"}
     kept = session.scalars(select(IngestRejection).where(IngestRejection.batch_id == result["batch_id"])).all()
     assert sorted(r.row_number for r in kept) == [3, 4, 5, 6]
-    assert kept[0].payload["value_num"] == "high"  # verbatim, ready to be corrected and resent
+    assert json.loads(kept[0].payload)["value_num"] == "high"  # verbatim, ready to be corrected and resent
 
 
 def test_bulk_observations_are_idempotent(client: TestClient, world: World, session: Session) -> None:
@@ -261,3 +263,57 @@ def test_bulk_rows_pointing_at_someone_elses_encounter_are_rejected(client: Test
     ).json()
     assert (result["inserted"], result["rejected"]) == (1, 2)
     assert [e["field"] for e in result["errors"]] == ["encounter_id", "encounter_id"]
+
+
+def test_out_of_range_ids_are_422_or_rejected_rows_never_500(client: TestClient, world: World) -> None:
+    headers = bearer(world, "admin")
+    huge = 10**30
+    assert client.get(f"/api/v1/residents/{huge}", headers=headers).status_code == 422
+    assert client.get(f"/api/v1/residents/{huge}/record", headers=headers).status_code == 422
+    assert client.get("/api/v1/audit", headers=headers, params={"user_id": huge}).status_code == 422
+    assert client.get("/api/v1/institutions", headers=headers, params={"offset": huge}).status_code == 422
+    rows = [
+        {"resident_id": huge, "code": codes.HEART_RATE, "value_num": 70, "effective_at": "2026-11-20T09:40:00Z"},
+        {"resident_id": True, "code": codes.HEART_RATE, "value_num": 70, "effective_at": "2026-11-20T09:40:00Z"},
+        {
+            "resident_id": None,
+            "id_number": world.id_numbers["a1_wife"],
+            "code": codes.HEART_RATE,
+            "value_num": 70,
+            "effective_at": "2026-11-20T09:40:00Z",
+        },
+    ]
+    result = client.post("/api/v1/observations/bulk", headers=bearer(world, "submitter"), json={"observations": rows})
+    assert result.status_code == 200
+    assert (result.json()["inserted"], result.json()["rejected"]) == (1, 2)
+
+
+def test_a_resent_record_changes_nothing(client: TestClient, world: World, session: Session) -> None:
+    headers = bearer(world, "submitter")
+    rid = world.residents["b1_adult"]
+    body = {"encounter_class": "outpatient", "start_at": "2026-11-20T09:30:00+08:00", "source_key": "H1:visit:77"}
+    first = client.post(f"/api/v1/residents/{rid}/encounters", headers=headers, json=body)
+    again = client.post(f"/api/v1/residents/{rid}/encounters", headers=headers, json=body)
+    assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
+    other = client.post(f"/api/v1/residents/{world.residents['b2_villager']}/encounters", headers=headers, json=body)
+    assert other.status_code == 409 and other.json()["field"] == "source_key"
+    condition = {"code": "J44.9", "source_key": "H1:dx:5"}
+    ids = {
+        client.post(f"/api/v1/residents/{rid}/conditions", headers=headers, json=condition).json()["id"]
+        for _ in range(2)
+    }
+    assert len(ids) == 1
+
+
+def test_a_row_with_a_nul_is_rejected_and_kept_verbatim(client: TestClient, world: World, session: Session) -> None:
+    # Sent as raw JSON: the escapes are what a client puts on the wire.
+    rid = world.residents["a1_elder"]
+    body = (
+        '{"observations": [{"resident_id": ' + str(rid) + ', "code": "8480-6\\u0000", "value_num": 120,'
+        ' "effective_at": "2026-11-20T09:40:00Z", "note\\u0000": "\\ud800"}]}'
+    )
+    headers = {**bearer(world, "submitter"), "Content-Type": "application/json"}
+    result = client.post("/api/v1/observations/bulk", headers=headers, content=body)
+    assert result.status_code == 200 and result.json()["rejected"] == 1
+    kept = session.scalars(select(IngestRejection).where(IngestRejection.batch_id == result.json()["batch_id"])).one()
+    assert json.loads(kept.payload)["code"] == "8480-6\x00"

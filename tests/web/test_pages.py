@@ -133,3 +133,8 @@ def test_no_page_loads_anything_from_outside(client: TestClient, world: World) -
     for path in ("/", "/residents", f"/residents/{world.residents['a1_elder']}", "/directory", "/login"):
         html = client.get(path).text
         assert "http://" not in html.replace("http://www.w3.org/2000/svg", "") and "https://" not in html, path
+
+
+def test_an_absurd_username_is_just_a_failed_login(client: TestClient) -> None:
+    response = client.post("/login", data={"username": "王" * 500, "password": "x", "next": "/"})
+    assert response.status_code == 401

@@ -31,12 +31,12 @@ def _event(
     return dict(
         at=utcnow(),
         user_id=principal.user_id if principal and principal.user_id else None,
-        username=principal.username if principal else username,
+        username=(principal.username if principal else username or "")[:64] or None,  # typed at login: any length
         role=str(principal.role) if principal else None,
         action=action,
         resident_id=resident_id,
         object_type=object_type,
-        object_id=str(object_id) if object_id is not None else None,
+        object_id=str(object_id)[:64] if object_id is not None else None,
         outcome=outcome,
         ip=context.client_ip.get(),
         request_id=context.request_id.get(),

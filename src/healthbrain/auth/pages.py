@@ -14,6 +14,7 @@ from healthbrain.auth.scope import Principal
 from healthbrain.config import get_settings
 from healthbrain.core.errors import DomainError, InvalidInput
 from healthbrain.core.i18n import translate
+from healthbrain.core.params import IdPath, IdQuery
 from healthbrain.db import rollback
 from healthbrain.geo import repository as geo_repository
 from healthbrain.web.deps import LanguageDep, SessionDep
@@ -169,7 +170,7 @@ def issue_token_submit(
     session: SessionDep,
     principal: AdminDep,
     language: LanguageDep,
-    user_id: int,
+    user_id: IdPath,
     label: Annotated[str, Form()],
 ) -> Response:
     user = service.get_user(session, user_id)
@@ -191,7 +192,7 @@ def audit_page(
     resident_id: str = "",
     username: str = "",
     action: str = "",
-    before_id: int | None = None,
+    before_id: IdQuery = None,
 ) -> Response:
     user_id = None
     if username.strip():

@@ -19,6 +19,7 @@ from healthbrain.auth.schemas import (
     UserOut,
 )
 from healthbrain.auth.scope import Principal
+from healthbrain.core.params import IdPath, IdQuery
 from healthbrain.web.deps import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -79,7 +80,7 @@ def create_user(session: SessionDep, principal: AdminDep, data: UserCreate) -> U
 
 
 @router.post("/users/{user_id}/tokens", response_model=TokenOut, status_code=status.HTTP_201_CREATED)
-def issue_token(session: SessionDep, principal: AdminDep, user_id: int, data: DeviceTokenRequest) -> TokenOut:
+def issue_token(session: SessionDep, principal: AdminDep, user_id: IdPath, data: DeviceTokenRequest) -> TokenOut:
     """A long-lived bearer token for a device or an interface engine."""
     user = service.get_user(session, user_id)
     issued = service.issue_token(session, actor=principal, user=user, label=data.label, days=data.days)
@@ -90,10 +91,10 @@ def issue_token(session: SessionDep, principal: AdminDep, user_id: int, data: De
 def audit_trail(
     session: SessionDep,
     principal: AuditorDep,
-    resident_id: int | None = None,
-    user_id: int | None = None,
+    resident_id: IdQuery = None,
+    user_id: IdQuery = None,
     action: str | None = None,
-    before_id: int | None = None,
+    before_id: IdQuery = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[AuditEventOut]:
     events = service.audit_trail(

@@ -8,9 +8,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from healthbrain.auth.roles import Role
+from healthbrain.core.params import DbId
+from healthbrain.core.schemas import InputModel
 
 
-class TokenRequest(BaseModel):
+class TokenRequest(InputModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
     label: str | None = Field(default=None, max_length=64)
@@ -34,13 +36,13 @@ class Me(BaseModel):
     permissions: list[str]
 
 
-class UserCreate(BaseModel):
+class UserCreate(InputModel):
     username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
     display_name: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
     role: Role
-    institution_id: int | None = None
-    practitioner_id: int | None = None
+    institution_id: DbId | None = None
+    practitioner_id: DbId | None = None
 
 
 class UserOut(BaseModel):
@@ -56,7 +58,7 @@ class UserOut(BaseModel):
     created_at: datetime
 
 
-class DeviceTokenRequest(BaseModel):
+class DeviceTokenRequest(InputModel):
     label: str = Field(min_length=1, max_length=64)
     days: int = Field(default=365, ge=1, le=3650)
 

@@ -11,7 +11,7 @@ Values must already be in storage form: datetimes as UTC text ``YYYY-MM-DD HH:MM
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
@@ -26,10 +26,6 @@ def db_datetime(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}")
     return value.astimezone(UTC).strftime(SQLITE_DATETIME_FORMAT)
-
-
-def db_date(value: date) -> str:
-    return value.isoformat()
 
 
 def _chunks(rows: Iterable[Sequence[Any]], size: int) -> Iterable[list[Sequence[Any]]]:
@@ -97,10 +93,3 @@ def reset_sequences(session: Session, tables: Iterable[Table]) -> None:
         name = table.name  # our own metadata, never user input
         sql = f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), COALESCE((SELECT MAX(id) FROM {name}), 0) + 1, false)"  # noqa: S608
         connection.exec_driver_sql(sql)
-
-
-def next_id(session: Session, table: Table) -> int:
-    """The first free id of a table (for loaders that assign ids themselves)."""
-    sql = f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table.name}"  # noqa: S608 — our own table name
-    value = session.connection().exec_driver_sql(sql).scalar()
-    return int(value or 1)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, status
 from healthbrain.auth.deps import PrincipalDep, require
 from healthbrain.auth.roles import Permission
 from healthbrain.auth.scope import Principal
+from healthbrain.core.params import OffsetQuery
 from healthbrain.geo import repository, service
 from healthbrain.geo.schemas import (
     CareTeamIn,
@@ -74,7 +75,7 @@ def list_institutions(
     session: SessionDep,
     _: ReaderDep,
     kind: InstitutionKindName | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[InstitutionOut]:
     rows = repository.institutions(session, kind=kind, division_ids=None, limit=limit, offset=offset)
@@ -106,7 +107,7 @@ def list_practitioners(
     session: SessionDep,
     principal: ReaderDep,
     institution_code: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[PractitionerOut]:
     institution_id = (
@@ -126,7 +127,7 @@ def list_teams(
     session: SessionDep,
     principal: ReaderDep,
     institution_code: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[CareTeamOut]:
     institution_id = (

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from healthbrain.core.schemas import InputModel
+
 InstitutionKindName = Literal[
     "hospital", "chc", "chs", "village_clinic", "school", "pharmacy", "cdc", "emergency_station"
 ]
@@ -24,7 +26,7 @@ class DivisionOut(BaseModel):
     centroid_lat: float | None
 
 
-class DivisionIn(BaseModel):
+class DivisionIn(InputModel):
     code: str = Field(pattern=r"^\d{12}$", description="12-digit statistical division code")
     name: str = Field(min_length=1, max_length=64)
     polygon: dict[str, Any] | None = Field(default=None, description="GeoJSON Polygon or MultiPolygon, WGS84")
@@ -49,7 +51,7 @@ class InstitutionDetail(InstitutionOut):
     catchment_codes: list[str]
 
 
-class InstitutionIn(BaseModel):
+class InstitutionIn(InputModel):
     code: str = Field(min_length=2, max_length=32)
     name: str = Field(min_length=1, max_length=128)
     kind: InstitutionKindName
@@ -81,7 +83,7 @@ class PractitionerOut(BaseModel):
     active: bool
 
 
-class PractitionerIn(BaseModel):
+class PractitionerIn(InputModel):
     code: str = Field(min_length=2, max_length=32)
     name: str = Field(min_length=1, max_length=64)
     sex: Literal["M", "F"]
@@ -90,12 +92,12 @@ class PractitionerIn(BaseModel):
     phone: str | None = Field(default=None, max_length=20)
 
 
-class TeamMemberIn(BaseModel):
+class TeamMemberIn(InputModel):
     practitioner_code: str
     role: Literal["lead_gp", "gp", "nurse", "public_health", "specialist"]
 
 
-class CareTeamIn(BaseModel):
+class CareTeamIn(InputModel):
     code: str = Field(min_length=2, max_length=32)
     name: str = Field(min_length=1, max_length=128)
     home_institution_code: str

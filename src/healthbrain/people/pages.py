@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -13,6 +13,7 @@ from healthbrain.auth.deps import PrincipalDep
 from healthbrain.auth.roles import Permission
 from healthbrain.core.errors import DomainError
 from healthbrain.core.i18n import translate
+from healthbrain.core.params import IdForm, IdPath, OffsetQuery
 from healthbrain.db import rollback
 from healthbrain.people import service
 from healthbrain.people.populations import KeyPopulation
@@ -35,7 +36,7 @@ def search_page(
     q: str = "",
     division: str = "",
     kp: str = "",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ) -> Response:
     principal.require(Permission.RESIDENT_READ)
     population = KeyPopulation(kp) if kp in {p.value for p in KeyPopulation} else None
@@ -132,7 +133,7 @@ def new_resident_submit(
 
 @router.get("/residents/{resident_id}", response_class=HTMLResponse)
 def resident_page(
-    request: Request, session: SessionDep, principal: PrincipalDep, language: LanguageDep, resident_id: int
+    request: Request, session: SessionDep, principal: PrincipalDep, language: LanguageDep, resident_id: IdPath
 ) -> Response:
     resident = service.get_resident(session, principal=principal, resident_id=resident_id, action="record.read")
     record = records.record_of(session, resident)
@@ -185,7 +186,7 @@ def resident_page(
 
 
 @router.post("/residents/{resident_id}/reveal", response_class=HTMLResponse)
-def reveal_fragment(request: Request, session: SessionDep, principal: PrincipalDep, resident_id: int) -> Response:
+def reveal_fragment(request: Request, session: SessionDep, principal: PrincipalDep, resident_id: IdPath) -> Response:
     revealed = service.reveal(session, principal=principal, resident_id=resident_id)
     return render(request, "residents/_identity.html", {"revealed": revealed}, principal=principal)
 
@@ -195,8 +196,8 @@ def merge_submit(
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
-    resident_id: int,
-    merged_id: Annotated[int, Form()],
+    resident_id: IdPath,
+    merged_id: IdForm,
     reason: Annotated[str, Form()],
 ) -> Response:
     service.merge(session, principal=principal, survivor_id=resident_id, merged_id=merged_id, reason=reason.strip())
@@ -208,7 +209,7 @@ def unmerge_submit(
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
-    merge_id: int,
+    merge_id: IdPath,
     reason: Annotated[str, Form()],
 ) -> Response:
     row = service.unmerge(session, principal=principal, merge_id=merge_id, reason=reason.strip())

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from healthbrain.auth.deps import PrincipalDep
+from healthbrain.core.params import IdPath, OffsetQuery
 from healthbrain.people import service
 from healthbrain.people.populations import KeyPopulation
 from healthbrain.people.schemas import (
@@ -32,7 +33,7 @@ def search_residents(
     division_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
     key_population: KeyPopulation | None = None,
     include_inactive: bool = False,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> ResidentPage:
     result = service.search_residents(
@@ -55,13 +56,13 @@ def create_resident(session: SessionDep, principal: PrincipalDep, data: Resident
 
 
 @router.get("/{resident_id}", response_model=ResidentDetail, summary="A resident (masked)")
-def get_resident(session: SessionDep, principal: PrincipalDep, resident_id: int) -> ResidentDetail:
+def get_resident(session: SessionDep, principal: PrincipalDep, resident_id: IdPath) -> ResidentDetail:
     return service.detail(session, service.get_resident(session, principal=principal, resident_id=resident_id))
 
 
 @router.patch("/{resident_id}", response_model=ResidentDetail, summary="Correct a resident's data")
 def update_resident(
-    session: SessionDep, principal: PrincipalDep, resident_id: int, data: ResidentUpdate
+    session: SessionDep, principal: PrincipalDep, resident_id: IdPath, data: ResidentUpdate
 ) -> ResidentDetail:
     resident = service.update_resident(session, principal=principal, resident_id=resident_id, data=data)
     return service.detail(session, resident)
@@ -72,12 +73,12 @@ def update_resident(
     response_model=RevealedIdentity,
     summary="The full ID number and phone (roles allowed to see them; audited)",
 )
-def reveal(session: SessionDep, principal: PrincipalDep, resident_id: int) -> RevealedIdentity:
+def reveal(session: SessionDep, principal: PrincipalDep, resident_id: IdPath) -> RevealedIdentity:
     return service.reveal(session, principal=principal, resident_id=resident_id)
 
 
 @router.post("/{resident_id}/merge", response_model=MergeOut, summary="Merge a duplicate record into this one")
-def merge(session: SessionDep, principal: PrincipalDep, resident_id: int, data: MergeRequest) -> MergeOut:
+def merge(session: SessionDep, principal: PrincipalDep, resident_id: IdPath, data: MergeRequest) -> MergeOut:
     row = service.merge(
         session, principal=principal, survivor_id=resident_id, merged_id=data.merged_id, reason=data.reason
     )
@@ -85,5 +86,5 @@ def merge(session: SessionDep, principal: PrincipalDep, resident_id: int, data: 
 
 
 @router.post("/merges/{merge_id}/unmerge", response_model=MergeOut, summary="Undo a merge")
-def unmerge(session: SessionDep, principal: PrincipalDep, merge_id: int, data: UnmergeRequest) -> MergeOut:
+def unmerge(session: SessionDep, principal: PrincipalDep, merge_id: IdPath, data: UnmergeRequest) -> MergeOut:
     return MergeOut.model_validate(service.unmerge(session, principal=principal, merge_id=merge_id, reason=data.reason))

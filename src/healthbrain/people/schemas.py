@@ -7,6 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from healthbrain.core.params import DbId
+from healthbrain.core.schemas import InputModel
+
 Sex = Literal["M", "F"]
 Relation = Literal["head", "spouse", "child", "parent", "grandchild", "grandparent", "sibling", "other"]
 Disability = Literal["visual", "hearing", "speech", "physical", "intellectual", "mental", "multiple"]
@@ -17,7 +20,7 @@ Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^(1[3-
 DivisionCode = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 
 
-class IdentifierIn(BaseModel):
+class IdentifierIn(InputModel):
     kind: Literal["mrn", "health_record", "passport", "insurance"]
     system: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] = Field(
         description="Institution code for an MRN, issuing country for a passport."
@@ -32,7 +35,7 @@ class IdentifierOut(BaseModel):
     value: str
 
 
-class ResidentCreate(BaseModel):
+class ResidentCreate(InputModel):
     """A new resident. With an ID number, sex and birth date may be left out (they are derived
     from it) and, when given, must agree with it."""
 
@@ -55,7 +58,7 @@ class ResidentCreate(BaseModel):
         return self
 
 
-class ResidentUpdate(BaseModel):
+class ResidentUpdate(InputModel):
     """Fields to change; absent fields stay as they are."""
 
     id_number: str | None = None
@@ -116,12 +119,12 @@ class RevealedIdentity(BaseModel):
     phone: str | None
 
 
-class MergeRequest(BaseModel):
-    merged_id: int = Field(description="The duplicate record, folded into the survivor")
+class MergeRequest(InputModel):
+    merged_id: DbId = Field(description="The duplicate record, folded into the survivor")
     reason: str = Field(min_length=2, max_length=500)
 
 
-class UnmergeRequest(BaseModel):
+class UnmergeRequest(InputModel):
     reason: str = Field(min_length=2, max_length=500)
 
 

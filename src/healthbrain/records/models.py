@@ -156,5 +156,7 @@ class IngestRejection(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("ingest_batch.id"))
     row_number: Mapped[int] = mapped_column()  # 1-based position in the batch / line in the file
-    payload: Mapped[Any] = mapped_column(JSONType)
+    # The row exactly as sent, as JSON text: JSONB would refuse what a bad row may well contain
+    # (a NUL character, an unpaired surrogate), and a rejected row must be kept whatever it holds.
+    payload: Mapped[str] = mapped_column(Text)
     errors: Mapped[list[Any]] = mapped_column(JSONType)  # [{"field": ..., "message": ...}]

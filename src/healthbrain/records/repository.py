@@ -161,3 +161,7 @@ def encounter_owners(session: Session, encounter_ids: set[int]) -> dict[int, int
         )
         owners.update({eid: rid for eid, rid in rows})
     return owners
+
+
+def by_source_key(session: Session, model: Any, source_key: str) -> Any:
+    return session.scalar(select(model).where(model.source_key == source_key))

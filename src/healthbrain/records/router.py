@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from healthbrain.auth.deps import PrincipalDep
+from healthbrain.core.params import IdPath
 from healthbrain.records import service
 from healthbrain.records.schemas import (
     BulkObservationBatch,
@@ -30,7 +31,7 @@ CREATED = status.HTTP_201_CREATED
 
 
 @router.get("/residents/{resident_id}/record", response_model=ResidentRecord, summary="The basic record")
-def resident_record(session: SessionDep, principal: PrincipalDep, resident_id: int) -> ResidentRecord:
+def resident_record(session: SessionDep, principal: PrincipalDep, resident_id: IdPath) -> ResidentRecord:
     return service.resident_record(session, principal=principal, resident_id=resident_id)
 
 
@@ -38,7 +39,7 @@ def resident_record(session: SessionDep, principal: PrincipalDep, resident_id: i
 def list_observations(
     session: SessionDep,
     principal: PrincipalDep,
-    resident_id: int,
+    resident_id: IdPath,
     code: Annotated[list[str] | None, Query(description="LOINC codes")] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[ObservationOut]:
@@ -46,7 +47,7 @@ def list_observations(
 
 
 @router.post("/residents/{resident_id}/encounters", response_model=EncounterOut, status_code=CREATED)
-def add_encounter(session: SessionDep, principal: PrincipalDep, resident_id: int, data: EncounterIn) -> EncounterOut:
+def add_encounter(session: SessionDep, principal: PrincipalDep, resident_id: IdPath, data: EncounterIn) -> EncounterOut:
     return EncounterOut.model_validate(
         service.add_encounter(session, principal=principal, resident_id=resident_id, data=data)
     )
@@ -54,7 +55,7 @@ def add_encounter(session: SessionDep, principal: PrincipalDep, resident_id: int
 
 @router.post("/residents/{resident_id}/observations", response_model=ObservationOut, status_code=CREATED)
 def add_observation(
-    session: SessionDep, principal: PrincipalDep, resident_id: int, data: ObservationIn
+    session: SessionDep, principal: PrincipalDep, resident_id: IdPath, data: ObservationIn
 ) -> ObservationOut:
     return ObservationOut.model_validate(
         service.add_observation(session, principal=principal, resident_id=resident_id, data=data)
@@ -62,14 +63,16 @@ def add_observation(
 
 
 @router.post("/residents/{resident_id}/conditions", response_model=ConditionOut, status_code=CREATED)
-def add_condition(session: SessionDep, principal: PrincipalDep, resident_id: int, data: ConditionIn) -> ConditionOut:
+def add_condition(session: SessionDep, principal: PrincipalDep, resident_id: IdPath, data: ConditionIn) -> ConditionOut:
     return ConditionOut.model_validate(
         service.add_condition(session, principal=principal, resident_id=resident_id, data=data)
     )
 
 
 @router.post("/residents/{resident_id}/medications", response_model=MedicationOut, status_code=CREATED)
-def add_medication(session: SessionDep, principal: PrincipalDep, resident_id: int, data: MedicationIn) -> MedicationOut:
+def add_medication(
+    session: SessionDep, principal: PrincipalDep, resident_id: IdPath, data: MedicationIn
+) -> MedicationOut:
     return MedicationOut.model_validate(
         service.add_medication(session, principal=principal, resident_id=resident_id, data=data)
     )
@@ -77,7 +80,7 @@ def add_medication(session: SessionDep, principal: PrincipalDep, resident_id: in
 
 @router.post("/residents/{resident_id}/physical-exams", response_model=PhysicalExamOut, status_code=CREATED)
 def add_physical_exam(
-    session: SessionDep, principal: PrincipalDep, resident_id: int, data: PhysicalExamIn
+    session: SessionDep, principal: PrincipalDep, resident_id: IdPath, data: PhysicalExamIn
 ) -> PhysicalExamOut:
     exam = service.add_physical_exam(session, principal=principal, resident_id=resident_id, data=data)
     return service.exam_of_record(session, exam)

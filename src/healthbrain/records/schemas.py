@@ -7,6 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from healthbrain.core.params import DbId
+from healthbrain.core.schemas import InputModel
+
 EncounterClassName = Literal[
     "outpatient", "inpatient", "emergency", "home", "followup", "physical_exam", "phone", "device"
 ]
@@ -14,7 +17,7 @@ Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 SourceKey = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 
 
-class EncounterIn(BaseModel):
+class EncounterIn(InputModel):
     encounter_class: EncounterClassName
     start_at: AwareDatetime
     end_at: AwareDatetime | None = None
@@ -38,13 +41,13 @@ class EncounterOut(BaseModel):
     reason_text: str | None
 
 
-class ObservationIn(BaseModel):
+class ObservationIn(InputModel):
     code: Code = Field(description="LOINC code, e.g. 8480-6 systolic BP")
     value_num: float | None = None
     value_text: str | None = Field(default=None, max_length=256)
     unit: str | None = Field(default=None, max_length=16)
     effective_at: AwareDatetime
-    encounter_id: int | None = None
+    encounter_id: DbId | None = None
     institution_code: str | None = None
     device_id: str | None = Field(default=None, max_length=64)
     source_key: SourceKey | None = None
@@ -71,7 +74,7 @@ class ObservationOut(BaseModel):
     status: str
 
 
-class BulkObservationBatch(BaseModel):
+class BulkObservationBatch(InputModel):
     """A batch of observations for many residents. Rows are validated one by one: good rows are
     stored, bad rows are kept with their reasons; the whole batch commits at once."""
 
@@ -95,7 +98,7 @@ class BulkResult(BaseModel):
     replayed: bool = False
 
 
-class ConditionIn(BaseModel):
+class ConditionIn(InputModel):
     code: Code = Field(description="ICD-10, e.g. I10")
     display: str | None = Field(default=None, max_length=128)
     clinical_status: Literal["active", "resolved", "inactive"] = "active"
@@ -116,7 +119,7 @@ class ConditionOut(BaseModel):
     recorded_at: datetime
 
 
-class MedicationIn(BaseModel):
+class MedicationIn(InputModel):
     code: str | None = Field(default=None, max_length=32, description="ATC code")
     name: str = Field(min_length=1, max_length=128)
     dose: str | None = Field(default=None, max_length=64)
@@ -142,7 +145,7 @@ class MedicationOut(BaseModel):
     status: str
 
 
-class ExamMeasurements(BaseModel):
+class ExamMeasurements(InputModel):
     height_cm: float | None = Field(default=None, gt=30, lt=250)
     weight_kg: float | None = Field(default=None, gt=1, lt=400)
     waist_cm: float | None = Field(default=None, gt=20, lt=250)
@@ -152,7 +155,7 @@ class ExamMeasurements(BaseModel):
     fasting_glucose: float | None = Field(default=None, gt=0.5, lt=40)
 
 
-class PhysicalExamIn(BaseModel):
+class PhysicalExamIn(InputModel):
     """The annual physical examination (健康体检表)."""
 
     exam_date: date

@@ -4,6 +4,7 @@ physical examinations to a resident; read the basic record; take observations in
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -17,6 +18,8 @@ from healthbrain.auth.roles import Permission, Scope
 from healthbrain.auth.scope import Principal
 from healthbrain.core.bulk import db_datetime
 from healthbrain.core.errors import Conflict, InvalidInput, NotFound
+from healthbrain.core.params import is_db_id
+from healthbrain.core.schemas import storable_text_problem
 from healthbrain.core.time import SHANGHAI, utcnow
 from healthbrain.people import service as people
 from healthbrain.people.models import Resident, ResidentStatus
@@ -79,6 +82,17 @@ def writable_resident(session: Session, *, principal: Principal, resident_id: in
     return resident
 
 
+def _resent(session: Session, model: Any, resident: Resident, source_key: str | None) -> Any:
+    """The row a sender already delivered under this ``source_key`` (a resend changes nothing and
+    answers the stored row), or None; a key already used for another resident is a conflict."""
+    if source_key is None:
+        return None
+    previous = repository.by_source_key(session, model, source_key)
+    if previous is not None and previous.resident_id != resident.id:
+        raise Conflict("error.record.source_key_taken", field="source_key")
+    return previous
+
+
 def _institution(session: Session, code: str | None, principal: Principal, field: str) -> int | None:
     if code is None:
         return principal.institution_id
@@ -99,6 +113,8 @@ def _practitioner(session: Session, code: str | None, field: str) -> int | None:
 
 def add_encounter(session: Session, *, principal: Principal, resident_id: int, data: EncounterIn) -> Encounter:
     resident = writable_resident(session, principal=principal, resident_id=resident_id)
+    if (previous := _resent(session, Encounter, resident, data.source_key)) is not None:
+        return previous  # type: ignore[no-any-return]
     if data.end_at is not None and data.end_at < data.start_at:
         raise InvalidInput("error.encounter.ends_before_start", field="end_at")
     encounter = Encounter(
@@ -127,6 +143,8 @@ def _check_encounter(session: Session, resident: Resident, encounter_id: int | N
 
 def add_observation(session: Session, *, principal: Principal, resident_id: int, data: ObservationIn) -> Observation:
     resident = writable_resident(session, principal=principal, resident_id=resident_id)
+    if (previous := _resent(session, Observation, resident, data.source_key)) is not None:
+        return previous  # type: ignore[no-any-return]
     _check_encounter(session, resident, data.encounter_id)
     observation = Observation(
         resident_id=resident.id,
@@ -148,6 +166,8 @@ def add_observation(session: Session, *, principal: Principal, resident_id: int,
 
 def add_condition(session: Session, *, principal: Principal, resident_id: int, data: ConditionIn) -> Condition:
     resident = writable_resident(session, principal=principal, resident_id=resident_id)
+    if (previous := _resent(session, Condition, resident, data.source_key)) is not None:
+        return previous  # type: ignore[no-any-return]
     if data.onset_date and data.abatement_date and data.abatement_date < data.onset_date:
         raise InvalidInput("error.condition.abates_before_onset", field="abatement_date")
     condition = Condition(
@@ -170,6 +190,8 @@ def add_medication(
     session: Session, *, principal: Principal, resident_id: int, data: MedicationIn
 ) -> MedicationStatement:
     resident = writable_resident(session, principal=principal, resident_id=resident_id)
+    if (previous := _resent(session, MedicationStatement, resident, data.source_key)) is not None:
+        return previous  # type: ignore[no-any-return]
     if data.start_date and data.end_date and data.end_date < data.start_date:
         raise InvalidInput("error.medication.ends_before_start", field="end_date")
     medication = MedicationStatement(
@@ -196,6 +218,8 @@ def add_physical_exam(
 ) -> PhysicalExam:
     """A physical examination: its encounter, its form, and its measurements as observations."""
     resident = writable_resident(session, principal=principal, resident_id=resident_id)
+    if (previous := _resent(session, PhysicalExam, resident, data.source_key)) is not None:
+        return previous  # type: ignore[no-any-return]
     institution_id = _institution(session, data.institution_code, principal, "institution_code")
     practitioner_id = _practitioner(session, data.practitioner_code, "practitioner_code")
     at = datetime.combine(data.exam_date, time(9, 0), SHANGHAI)
@@ -327,6 +351,12 @@ def _auto_key(resident_id: int, row: ObservationIn, institution_id: int | None) 
     return "auto:" + hashlib.sha256(basis.encode()).hexdigest()[:40]
 
 
+def verbatim_json(value: Any) -> str:
+    """JSON text of a value as received; unpaired surrogates are kept as escapes."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if storable_text_problem(text) is None else json.dumps(value, ensure_ascii=True, default=str)
+
+
 @dataclass
 class _Rejects:
     """Rows turned away, with their reasons: answered to the sender and kept in the database."""
@@ -335,6 +365,8 @@ class _Rejects:
     rows: list[tuple[int, dict[str, Any], list[dict[str, str | None]]]] = field(default_factory=list)
 
     def add(self, number: int, raw: dict[str, Any], reasons: list[tuple[str | None, str]]) -> None:
+        # A field path can carry a sender's odd key: keep it storable.
+        reasons = [(f if f is None or storable_text_problem(f) is None else repr(f), m) for f, m in reasons]
         self.errors.extend(RowError(row=number, field=f, message=m) for f, m in reasons)
         self.rows.append((number, raw, [{"field": f, "message": m} for f, m in reasons]))
 
@@ -357,7 +389,9 @@ def _parse_rows(observations: list[dict[str, Any]], rejects: _Rejects) -> list[_
             item = ObservationIn.model_validate(raw)
         except ValidationError as exc:
             reasons = [(".".join(str(p) for p in err["loc"]) or None, err["msg"]) for err in exc.errors()]
-        if not isinstance(raw.get("resident_id"), int) and not isinstance(raw.get("id_number"), str):
+        if raw.get("resident_id") is not None and not is_db_id(raw["resident_id"]):
+            reasons.append(("resident_id", "resident_id must be a whole number from 1 to 2^63-1"))
+        elif raw.get("resident_id") is None and not isinstance(raw.get("id_number"), str):
             reasons.append(("resident_id", "resident_id or id_number is required"))
         if reasons or item is None:
             rejects.add(number, raw, reasons)
@@ -374,13 +408,13 @@ def _resolve(
         session, [people.canonical_id_or_raw(c.raw["id_number"]) for c in candidates if "id_number" in c.raw]
     )
     known_ids = repository.existing_resident_ids(
-        session, [c.raw["resident_id"] for c in candidates if isinstance(c.raw.get("resident_id"), int)]
+        session, [c.raw["resident_id"] for c in candidates if c.raw.get("resident_id") is not None]
     )
     encounters = repository.encounter_owners(session, {c.item.encounter_id for c in candidates if c.item.encounter_id})
     institutions: dict[str, int | None] = {}
     resolved: list[_Candidate] = []
     for c in candidates:
-        if isinstance(c.raw.get("resident_id"), int):
+        if c.raw.get("resident_id") is not None:
             resident_id, field_name = (
                 (c.raw["resident_id"] if c.raw["resident_id"] in known_ids else None),
                 "resident_id",
@@ -468,7 +502,8 @@ def bulk_observations(
     session.flush()
     rejects.rows.sort(key=lambda r: r[0])
     session.add_all(
-        IngestRejection(batch_id=record.id, row_number=n, payload=raw, errors=errs) for n, raw, errs in rejects.rows
+        IngestRejection(batch_id=record.id, row_number=n, payload=verbatim_json(raw), errors=errs)
+        for n, raw, errs in rejects.rows
     )
     session.flush()
     audit.record(
