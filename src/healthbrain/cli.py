@@ -137,21 +137,15 @@ def users_create(
 ) -> None:
     """Create a user (bound to an institution or a practitioner where the role needs it)."""
     from healthbrain.auth.roles import Role
-    from healthbrain.auth.service import create_user
+    from healthbrain.auth.service import bindings_by_code, create_user
     from healthbrain.core.errors import DomainError
-    from healthbrain.geo import repository as geo_repository
 
     database = _database(_settings(database_url))
     try:
         with database.unit_of_work() as session:
-            institution = geo_repository.institution_by_code(session, institution_code) if institution_code else None
-            practitioner = (
-                geo_repository.practitioner_by_code(session, practitioner_code) if practitioner_code else None
+            institution_id, practitioner_id = bindings_by_code(
+                session, institution_code=institution_code, practitioner_code=practitioner_code
             )
-            if institution_code and institution is None:
-                raise typer.BadParameter(f"no institution with code {institution_code}")
-            if practitioner_code and practitioner is None:
-                raise typer.BadParameter(f"no practitioner with code {practitioner_code}")
             user = create_user(
                 session,
                 actor=None,
@@ -159,8 +153,8 @@ def users_create(
                 display_name=display_name or username,
                 password=password,
                 role=Role(role),
-                institution_id=institution.id if institution else None,
-                practitioner_id=practitioner.id if practitioner else None,
+                institution_id=institution_id,
+                practitioner_id=practitioner_id,
             )
             console.print(f"created user [bold]{user.username}[/] ({user.role})")
     except DomainError as exc:

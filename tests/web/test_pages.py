@@ -138,3 +138,15 @@ def test_no_page_loads_anything_from_outside(client: TestClient, world: World) -
 def test_an_absurd_username_is_just_a_failed_login(client: TestClient) -> None:
     response = client.post("/login", data={"username": "王" * 500, "password": "x", "next": "/"})
     assert response.status_code == 401
+
+
+def test_admin_creates_a_family_doctor_on_the_page(client: TestClient, world: World) -> None:
+    login(client, "admin")
+    token = client.get("/admin/users").text.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"csrf_token": token, "display_name": "新医生", "password": "long-enough-1", "role": "family_doctor"}
+    bad_name = client.post("/admin/users", data={**form, "username": "有 空格"})
+    assert bad_name.status_code == 422 and "username" in bad_name.text
+    unknown = client.post("/admin/users", data={**form, "username": "newdoc", "practitioner_code": "NOPE"})
+    assert unknown.status_code == 422 and "NOPE" in unknown.text
+    created = client.post("/admin/users", data={**form, "username": "newdoc", "practitioner_code": "D-gp_a2"})
+    assert created.status_code == 200 and "newdoc" in created.text

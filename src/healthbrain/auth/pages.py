@@ -6,13 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 
 from healthbrain.auth import repository, service
 from healthbrain.auth.deps import SESSION_COOKIE, OptionalPrincipalDep, PrincipalDep, require
 from healthbrain.auth.roles import Permission, Role
+from healthbrain.auth.schemas import UserCreate
 from healthbrain.auth.scope import Principal
 from healthbrain.config import get_settings
-from healthbrain.core.errors import DomainError, InvalidInput
+from healthbrain.core.errors import DomainError
 from healthbrain.core.i18n import translate
 from healthbrain.core.params import IdPath, IdQuery
 from healthbrain.db import rollback
@@ -137,20 +139,12 @@ def create_user_submit(
     practitioner_code: Annotated[str, Form()] = "",
 ) -> Response:
     try:
-        institution_id = practitioner_id = None
-        if institution_code.strip():
-            institution = geo_repository.institution_by_code(session, institution_code.strip())
-            if institution is None:
-                raise InvalidInput("error.unknown_institution_code", field="institution_code", code=institution_code)
-            institution_id = institution.id
-        if practitioner_code.strip():
-            practitioner = geo_repository.practitioner_by_code(session, practitioner_code.strip())
-            if practitioner is None:
-                raise InvalidInput("error.unknown_practitioner_code", field="practitioner_code", code=practitioner_code)
-            practitioner_id = practitioner.id
-        user = service.create_user(
+        institution_id, practitioner_id = service.bindings_by_code(
             session,
-            actor=principal,
+            institution_code=institution_code.strip() or None,
+            practitioner_code=practitioner_code.strip() or None,
+        )
+        data = UserCreate(
             username=username.strip(),
             display_name=display_name.strip(),
             password=password,
@@ -158,6 +152,19 @@ def create_user_submit(
             institution_id=institution_id,
             practitioner_id=practitioner_id,
         )
+        user = service.create_user(
+            session,
+            actor=principal,
+            username=data.username,
+            display_name=data.display_name,
+            password=data.password,
+            role=data.role,
+            institution_id=data.institution_id,
+            practitioner_id=data.practitioner_id,
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return _users(request, session, principal, error=problems, status_code=422)
     except DomainError as exc:
         rollback(session)
         return _users(request, session, principal, error=translate(exc.key, language, **exc.params), status_code=422)

@@ -25,6 +25,7 @@ from healthbrain.config import get_settings
 from healthbrain.core.errors import Conflict, InvalidInput, Locked, NotAuthenticated, NotFound
 from healthbrain.core.time import utcnow
 from healthbrain.db import on_rollback
+from healthbrain.geo import repository as geo_repository
 from healthbrain.geo.models import Institution, Practitioner
 
 
@@ -210,6 +211,24 @@ def audit_trail(
         before_id=before_id,
         limit=limit,
     )
+
+
+def bindings_by_code(
+    session: Session, *, institution_code: str | None, practitioner_code: str | None
+) -> tuple[int | None, int | None]:
+    """Institution and practitioner ids for the codes a person types (page, command line)."""
+    institution_id = practitioner_id = None
+    if institution_code:
+        institution = geo_repository.institution_by_code(session, institution_code)
+        if institution is None:
+            raise InvalidInput("error.unknown_institution_code", field="institution_code", code=institution_code)
+        institution_id = institution.id
+    if practitioner_code:
+        practitioner = geo_repository.practitioner_by_code(session, practitioner_code)
+        if practitioner is None:
+            raise InvalidInput("error.unknown_practitioner_code", field="practitioner_code", code=practitioner_code)
+        practitioner_id = practitioner.id
+    return institution_id, practitioner_id
 
 
 def get_user(session: Session, user_id: int) -> AppUser:
