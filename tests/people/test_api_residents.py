@@ -269,3 +269,16 @@ def test_text_the_database_cannot_hold_is_refused_with_its_field(client: TestCli
     assert response.json()["detail"][0]["loc"] == ["body", "name"]
     search = client.get("/api/v1/residents", headers=headers, params={"q": "王\x00"})
     assert search.status_code in (200, 422)  # SQLite finds nothing; PostgreSQL refuses the term — never a 500
+
+
+def test_correcting_the_id_number_rederives_sex_and_birth_date(client: TestClient, world: World) -> None:
+    rid = world.residents["a2_adult"]
+    headers = bearer(world, "centre_a")
+    corrected = resident_id_number(date(1991, 2, 16), male=False)
+    response = client.patch(f"/api/v1/residents/{rid}", headers=headers, json={"id_number": corrected})
+    assert response.status_code == 200, response.text
+    assert response.json()["birth_date"] == "1991-02-16"
+    bad = client.patch(f"/api/v1/residents/{rid}", headers=headers, json={"id_number": corrected[:17] + "Y"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "id_number"]
+    taken = client.patch(f"/api/v1/residents/{rid}", headers=headers, json={"id_number": world.id_numbers["a1_elder"]})
+    assert taken.status_code == 409 and taken.json()["link"].endswith(f"/{world.residents['a1_elder']}")

@@ -19,7 +19,7 @@ from healthbrain.geo.models import Division, Institution
 from healthbrain.people import repository
 from healthbrain.people.models import Household, Resident, ResidentIdentifier, ResidentMerge, ResidentStatus
 from healthbrain.people.populations import KeyPopulation, key_population_clause, key_populations
-from healthbrain.people.resident_id import ResidentIdError, parse
+from healthbrain.people.resident_id import ResidentId, ResidentIdError, parse
 from healthbrain.people.schemas import (
     DivisionRef,
     IdentifierOut,
@@ -47,10 +47,10 @@ def resident_link(resident_id: int) -> str:
     return f"/api/v1/residents/{resident_id}"
 
 
-def validate_id_number(raw: str, *, field: str = "id_number") -> str:
-    """The canonical 18-character form of a resident ID, or a 422 naming the field and why."""
+def decode_id_number(raw: str, *, field: str = "id_number") -> ResidentId:
+    """A resident ID decoded (18-character form, sex, birth date), or a 422 naming the field and why."""
     try:
-        return parse(raw, today=local_today()).number
+        return parse(raw, today=local_today())
     except ResidentIdError as exc:
         raise InvalidInput(f"error.id_number.{exc.reason}", field=field, **exc.params) from None
 
@@ -59,10 +59,7 @@ def _check_against_id(data: ResidentCreate) -> tuple[str | None, str, date]:
     if not data.id_number:
         assert data.sex is not None and data.birth_date is not None  # schema guarantees it
         return None, data.sex, data.birth_date
-    try:
-        decoded = parse(data.id_number, today=local_today())
-    except ResidentIdError as exc:
-        raise InvalidInput(f"error.id_number.{exc.reason}", field="id_number", **exc.params) from None
+    decoded = decode_id_number(data.id_number)
     if data.sex is not None and data.sex != decoded.sex:
         raise InvalidInput("error.resident.sex_mismatch", field="sex", given=data.sex, derived=decoded.sex)
     if data.birth_date is not None and data.birth_date != decoded.birth_date:
@@ -295,9 +292,9 @@ def update_resident(session: Session, *, principal: Principal, resident_id: int,
         raise Conflict("error.resident.stale", field="version", current=resident.version)
     changed: list[str] = []
     if data.id_number is not None:
-        number = validate_id_number(data.id_number)
+        decoded = decode_id_number(data.id_number)
+        number = decoded.number
         if number != resident.id_number:
-            decoded = parse(number, today=local_today())
             existing = repository.by_id_number(session, number)
             if existing is not None and existing.id != resident.id:
                 raise _conflict_with(session, existing, "error.resident.duplicate_id")
