@@ -267,7 +267,9 @@ def build(
         at = _times(rng, as_of, days_back)
         # Half the visits at the centre, half at the station or clinic near home.
         place = np.where(rng.random(len(who)) < 0.5, team_centre[who], registrar[who])
-        e = enc.add(who, at, place, team_lead[who], "followup")
+        reason = np.where(hypertension[who], "I10", "E11.9").astype(object)
+        reason_text = np.where(hypertension[who], "高血压患者随访", "2型糖尿病患者随访").astype(object)
+        e = enc.add(who, at, place, team_lead[who], "followup", reason, reason_text)
         sbp = np.clip(sbp_level[who] + rng.normal(0, 8, len(who)), 85, 230)
         dbp = np.clip(0.5 * sbp + rng.normal(12, 5, len(who)), 45, 135)
         enc.observe(e, who, at, place, codes.SYSTOLIC_BP, sbp, 0)
