@@ -201,7 +201,7 @@ def serve(
     database_url: DatabaseOpt = None,
     data_dir: DataDirOpt = None,
 ) -> None:
-    """Serve an existing database (run `healthbrain db upgrade` first on a new one)."""
+    """Serve an existing database (its migrations are applied first)."""
     from healthbrain.migrations.runner import upgrade
 
     settings = _settings(database_url, data_dir)
@@ -245,7 +245,7 @@ def demo(
 
 @app.command("config")
 def show_config(database_url: DatabaseOpt = None) -> None:
-    """Show the effective settings (secrets hidden)."""
+    """Show the effective settings."""
     settings = _settings(database_url)
     data = settings.model_dump(mode="json")
     data["resolved_database_url"] = settings.resolved_database_url
