@@ -98,3 +98,39 @@ def test_users_create_and_token(scratch_url: str) -> None:
     assert unbound.exit_code == 2
     token = runner.invoke(app, ["users", "token", "--username", "ops", "--label", "ci", "--database-url", scratch_url])
     assert token.exit_code == 0 and len(token.output.strip()) >= 40
+
+
+def test_users_create_validates_like_the_api(scratch_url: str) -> None:
+    assert runner.invoke(app, ["db", "upgrade", "--database-url", scratch_url]).exit_code == 0
+    spaced = runner.invoke(
+        app,
+        [
+            "users",
+            "create",
+            "--username",
+            "has space",
+            "--role",
+            "bureau",
+            "--password",
+            "a-long-password",
+            "--database-url",
+            scratch_url,
+        ],
+    )
+    assert spaced.exit_code == 2
+    no_role = runner.invoke(
+        app,
+        [
+            "users",
+            "create",
+            "--username",
+            "x1",
+            "--role",
+            "mayor",
+            "--password",
+            "a-long-password",
+            "--database-url",
+            scratch_url,
+        ],
+    )
+    assert no_role.exit_code == 2

@@ -106,31 +106,28 @@ def create_app(database: Database | None = None, settings: Settings | None = Non
             return render_error(request, 422, detail)
         return JSONResponse({"detail": errors}, status_code=422)
 
+    def error_response(request: Request, status: int, key: str) -> Response:
+        message = translate(key, request_language(request))
+        if not _is_api(request):
+            return render_error(request, status, message)
+        return JSONResponse({"detail": message, "code": key}, status_code=status)
+
     @app.exception_handler(IntegrityError)
     async def integrity_error(request: Request, exc: IntegrityError) -> Response:
         # A unique key hit by a race the service's own check could not see: a conflict, not a crash.
         log.warning("integrity error", extra={"path": request.url.path, "error": str(exc.orig)[:200]})
-        message = translate("error.conflict", request_language(request))
-        if not _is_api(request):
-            return render_error(request, 409, message)
-        return JSONResponse({"detail": message, "code": "error.conflict"}, status_code=409)
+        return error_response(request, 409, "error.conflict")
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError) -> Response:
         # A value the database refused (a NUL in a search term, say): the caller's input, not a crash.
         log.warning("data error", extra={"path": request.url.path, "error": str(exc.orig)[:200]})
-        message = translate("error.unstorable", request_language(request))
-        if not _is_api(request):
-            return render_error(request, 422, message)
-        return JSONResponse({"detail": message, "code": "error.unstorable"}, status_code=422)
+        return error_response(request, 422, "error.unstorable")
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path": request.url.path})
-        message = translate("error.internal", request_language(request))
-        if not _is_api(request):
-            return render_error(request, 500, message)
-        return JSONResponse({"detail": message, "code": "error.internal"}, status_code=500)
+        return error_response(request, 500, "error.internal")
 
     @app.get("/healthz", tags=["system"], summary="Liveness and database check")
     def healthz() -> JSONResponse:

@@ -136,7 +136,10 @@ def users_create(
     database_url: DatabaseOpt = None,
 ) -> None:
     """Create a user (bound to an institution or a practitioner where the role needs it)."""
+    from pydantic import ValidationError
+
     from healthbrain.auth.roles import Role
+    from healthbrain.auth.schemas import UserCreate
     from healthbrain.auth.service import bindings_by_code, create_user
     from healthbrain.core.errors import DomainError
 
@@ -146,9 +149,7 @@ def users_create(
             institution_id, practitioner_id = bindings_by_code(
                 session, institution_code=institution_code, practitioner_code=practitioner_code
             )
-            user = create_user(
-                session,
-                actor=None,
+            data = UserCreate(
                 username=username,
                 display_name=display_name or username,
                 password=password,
@@ -156,8 +157,9 @@ def users_create(
                 institution_id=institution_id,
                 practitioner_id=practitioner_id,
             )
+            user = create_user(session, actor=None, data=data)
             console.print(f"created user [bold]{user.username}[/] ({user.role})")
-    except DomainError as exc:
+    except (DomainError, ValidationError, ValueError) as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
 

@@ -152,16 +152,7 @@ def create_user_submit(
             institution_id=institution_id,
             practitioner_id=practitioner_id,
         )
-        user = service.create_user(
-            session,
-            actor=principal,
-            username=data.username,
-            display_name=data.display_name,
-            password=data.password,
-            role=data.role,
-            institution_id=data.institution_id,
-            practitioner_id=data.practitioner_id,
-        )
+        user = service.create_user(session, actor=principal, data=data)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         return _users(request, session, principal, error=problems, status_code=422)

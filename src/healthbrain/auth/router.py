@@ -66,16 +66,7 @@ def list_users(session: SessionDep, _: AdminDep) -> list[UserOut]:
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 def create_user(session: SessionDep, principal: AdminDep, data: UserCreate) -> UserOut:
-    user = service.create_user(
-        session,
-        actor=principal,
-        username=data.username,
-        display_name=data.display_name,
-        password=data.password,
-        role=data.role,
-        institution_id=data.institution_id,
-        practitioner_id=data.practitioner_id,
-    )
+    user = service.create_user(session, actor=principal, data=data)
     return UserOut.model_validate(user)
 
 

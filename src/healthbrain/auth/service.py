@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from healthbrain.auth import audit, repository
 from healthbrain.auth.models import AppUser, AuditEvent, AuthSession
 from healthbrain.auth.roles import NEEDS_INSTITUTION, NEEDS_PRACTITIONER, Permission, Role
+from healthbrain.auth.schemas import UserCreate
 from healthbrain.auth.scope import Principal
 from healthbrain.auth.security import (
     MIN_PASSWORD_LENGTH,
@@ -138,17 +139,10 @@ def logout(session: Session, *, principal: Principal) -> None:
     audit.record(session, principal, "auth.logout")
 
 
-def create_user(
-    session: Session,
-    *,
-    actor: Principal | None,
-    username: str,
-    display_name: str,
-    password: str,
-    role: Role,
-    institution_id: int | None = None,
-    practitioner_id: int | None = None,
-) -> AppUser:
+def create_user(session: Session, *, actor: Principal | None, data: UserCreate) -> AppUser:
+    """A new user, bound to an institution or a practitioner where the role needs it."""
+    username, password, role = data.username, data.password, data.role
+    institution_id, practitioner_id = data.institution_id, data.practitioner_id
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput("error.password_too_short", field="password", min=MIN_PASSWORD_LENGTH)
     if repository.user_by_username(session, username) is not None:
@@ -166,7 +160,7 @@ def create_user(
         raise InvalidInput("error.role_needs_institution", field="institution_id", role=str(role))
     user = AppUser(
         username=username,
-        display_name=display_name,
+        display_name=data.display_name,
         password_hash=hash_password(password),
         role=str(role),
         institution_id=institution_id,

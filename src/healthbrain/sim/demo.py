@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from healthbrain.auth import repository as auth_repository
 from healthbrain.auth.roles import Role
+from healthbrain.auth.schemas import UserCreate
 from healthbrain.auth.service import create_user
 from healthbrain.db import Database
 from healthbrain.geo.models import CareTeam, CareTeamMember, Institution, Practitioner
@@ -52,9 +53,7 @@ def ensure_demo_users(database: Database, *, password: str) -> list[DemoLogin]:
             plan.append((Role.DATA_SUBMITTER, "submitter", f"{hospital.name} 信息科", hospital.id, None, hospital.name))
         for role, username, display, institution_id, practitioner_id, bound in plan:
             if auth_repository.user_by_username(session, username) is None:
-                create_user(
-                    session,
-                    actor=None,
+                data = UserCreate(
                     username=username,
                     display_name=display,
                     password=password,
@@ -62,5 +61,6 @@ def ensure_demo_users(database: Database, *, password: str) -> list[DemoLogin]:
                     institution_id=institution_id,
                     practitioner_id=practitioner_id,
                 )
+                create_user(session, actor=None, data=data)
             logins.append(DemoLogin(str(role), username, bound))
     return logins
