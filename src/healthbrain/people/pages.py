@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -179,7 +178,6 @@ def resident_page(
             "glucose_chart": glucose_chart,
             "loinc": codes.LOINC_NAMES,
             "units": codes.UNIT_DISPLAY,
-            "today": date.today(),  # noqa: DTZ011 — display only
         },
         principal=principal,
     )
