@@ -46,91 +46,22 @@ def test_demo_sets_up_a_district_and_prints_logins(tmp_path: Path, scratch_url: 
     assert "already in the database" in second.stdout
 
 
+def create_user(url: str, username: str, role: str) -> int:
+    """`healthbrain users create …` with a valid password; the exit code."""
+    args = ["users", "create", "--username", username, "--role", role, "--password", "a-long-password"]
+    return runner.invoke(app, [*args, "--database-url", url]).exit_code
+
+
 def test_users_create_and_token(scratch_url: str) -> None:
     assert runner.invoke(app, ["db", "upgrade", "--database-url", scratch_url]).exit_code == 0
-    created = runner.invoke(
-        app,
-        [
-            "users",
-            "create",
-            "--username",
-            "ops",
-            "--role",
-            "admin",
-            "--password",
-            "a-long-password",
-            "--database-url",
-            scratch_url,
-        ],
-    )
-    assert created.exit_code == 0, created.output
-    duplicate = runner.invoke(
-        app,
-        [
-            "users",
-            "create",
-            "--username",
-            "ops",
-            "--role",
-            "admin",
-            "--password",
-            "a-long-password",
-            "--database-url",
-            scratch_url,
-        ],
-    )
-    assert duplicate.exit_code == 2
-    unbound = runner.invoke(
-        app,
-        [
-            "users",
-            "create",
-            "--username",
-            "doc",
-            "--role",
-            "family_doctor",
-            "--password",
-            "a-long-password",
-            "--database-url",
-            scratch_url,
-        ],
-    )
-    assert unbound.exit_code == 2
+    assert create_user(scratch_url, "ops", "admin") == 0
+    assert create_user(scratch_url, "ops", "admin") == 2  # taken
+    assert create_user(scratch_url, "doc", "family_doctor") == 2  # a family doctor needs a practitioner
     token = runner.invoke(app, ["users", "token", "--username", "ops", "--label", "ci", "--database-url", scratch_url])
     assert token.exit_code == 0 and len(token.output.strip()) >= 40
 
 
 def test_users_create_validates_like_the_api(scratch_url: str) -> None:
     assert runner.invoke(app, ["db", "upgrade", "--database-url", scratch_url]).exit_code == 0
-    spaced = runner.invoke(
-        app,
-        [
-            "users",
-            "create",
-            "--username",
-            "has space",
-            "--role",
-            "bureau",
-            "--password",
-            "a-long-password",
-            "--database-url",
-            scratch_url,
-        ],
-    )
-    assert spaced.exit_code == 2
-    no_role = runner.invoke(
-        app,
-        [
-            "users",
-            "create",
-            "--username",
-            "x1",
-            "--role",
-            "mayor",
-            "--password",
-            "a-long-password",
-            "--database-url",
-            scratch_url,
-        ],
-    )
-    assert no_role.exit_code == 2
+    assert create_user(scratch_url, "has space", "bureau") == 2
+    assert create_user(scratch_url, "x1", "mayor") == 2
