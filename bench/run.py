@@ -239,10 +239,18 @@ def bench_bulk(args: argparse.Namespace) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def bench_detectors(args: argparse.Namespace) -> None:
+    """R surveillance's farringtonFlexible and earsC against healthbrain's, on every reference series."""
+    import detectors_vs_r
+
+    record("detectors", "python bench/run.py detectors", detectors_vs_r.run())
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "simulate": bench_simulate,
     "demo": bench_demo,
     "bulk": bench_bulk,
+    "detectors": bench_detectors,
 }
 
 

@@ -214,7 +214,9 @@ def build_world(session: Session) -> World:
     _institution(session, w, "chc_b", "C330199100", "西山镇社区卫生服务中心", "chc", "b1", ("b1", "b2"))
     _institution(session, w, "school", "E3301990001", "青山小学", "school", "a1")
     _institution(session, w, "cdc", "CDC330199", "测试区疾病预防控制中心", "cdc", "town_a")
+    _institution(session, w, "pharmacy", "P3301990001", "老百姓大药房（绿水店）", "pharmacy", "a2")
     session.add(SchoolClass(school_id=w.institutions["school"], grade=1, name="一年级1班", enrolled=42))
+    session.add(SchoolClass(school_id=w.institutions["school"], grade=1, name="一年级2班", enrolled=40))
     for key, name, profession, inst in (
         ("gp_a1", "刘医生", "gp", "chc_a"),
         ("gp_a2", "陈医生", "gp", "chc_a"),
@@ -254,6 +256,8 @@ def build_world(session: Session) -> World:
         ("doctor_a1", Role.FAMILY_DOCTOR, "chc_a", "gp_a1"),
         ("doctor_b", Role.FAMILY_DOCTOR, "chc_b", "gp_b"),
         ("submitter", Role.DATA_SUBMITTER, "hospital", None),
+        ("school", Role.DATA_SUBMITTER, "school", None),
+        ("pharmacy", Role.DATA_SUBMITTER, "pharmacy", None),
         ("device", Role.DEVICE, "chc_a", None),
     ):
         u = AppUser(

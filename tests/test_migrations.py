@@ -10,6 +10,8 @@ from healthbrain.db import make_engine
 from healthbrain.migrations.runner import current_revision, downgrade, upgrade
 from healthbrain.models import Base
 
+HEAD = "0003_surveillance_defaults"
+
 
 def test_models_match_migrations(engine: Engine) -> None:
     with engine.connect() as connection:
@@ -27,7 +29,7 @@ def test_naming_convention_applies(engine: Engine) -> None:
 def test_upgrade_downgrade_round_trip(scratch_url: str) -> None:
     scratch = make_engine(scratch_url)
     upgrade(scratch)
-    assert current_revision(scratch) == "0001_foundation"
+    assert current_revision(scratch) == HEAD
     downgrade(scratch, "base")
     assert current_revision(scratch) is None
     assert inspect(scratch).get_table_names() == ["alembic_version"]

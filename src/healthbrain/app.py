@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +28,9 @@ from healthbrain.db import Database, get_database
 from healthbrain.geo.router import router as geo_router
 from healthbrain.people.router import router as people_router
 from healthbrain.records.router import router as records_router
+from healthbrain.surveillance.notify import Dispatcher
+from healthbrain.surveillance.router import router as surveillance_router
+from healthbrain.surveillance.tasks import Scheduler
 from healthbrain.web.deps import request_language
 from healthbrain.web.pages import router as pages_router
 from healthbrain.web.templating import render_error
@@ -39,16 +43,36 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/fhir", "/healthz", "/openapi"))
 
 
-def create_app(database: Database | None = None, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    database: Database | None = None, settings: Settings | None = None, *, background: bool = False
+) -> FastAPI:
+    """The application. With ``background`` (the server), it also runs the alert dispatcher and the
+    periodic detection pass in daemon threads for as long as it serves."""
     settings = settings or get_settings()
+    db = database or get_database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        workers: list[Dispatcher | Scheduler] = []
+        if background:
+            workers.append(Dispatcher(db, poll_seconds=settings.notification_poll_seconds))
+            if settings.detection_pass_minutes > 0:
+                workers.append(Scheduler(db, minutes=settings.detection_pass_minutes))
+        for worker in workers:
+            worker.start()
+        yield
+        for worker in workers:
+            worker.stop()
+
     app = FastAPI(
         title="healthbrain 健康大脑+",
         version=__version__,
         description="The regional health platform of a district health bureau.",
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
-    app.state.database = database or get_database(settings)
+    app.state.database = db
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.middleware("http")
@@ -148,6 +172,6 @@ def create_app(database: Database | None = None, settings: Settings | None = Non
             swagger_favicon_url="/static/favicon.svg",
         )
 
-    for router in (auth_router, people_router, records_router, geo_router, pages_router):
+    for router in (auth_router, people_router, records_router, geo_router, surveillance_router, pages_router):
         app.include_router(router)
     return app

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 from datetime import date
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from healthbrain import __version__
-from healthbrain.config import Settings, get_settings
+from healthbrain.cli_common import DatabaseOpt, DataDirOpt, console
+from healthbrain.cli_common import open_database as _database
+from healthbrain.cli_common import settings_for as _settings
+from healthbrain.config import Settings
 from healthbrain.core.time import local_today
+from healthbrain.surveillance.cli import app as surveillance_app
+from healthbrain.surveillance.detect_cli import detect
 
 app = typer.Typer(
     help="healthbrain 健康大脑+ — the regional health platform.\n\n"
@@ -27,37 +30,8 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 users_app = typer.Typer(help="Users and their tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
-console = Console()
-
-DatabaseOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        envvar="HEALTHBRAIN_DATABASE_URL",
-        help="SQLite or PostgreSQL URL (default: SQLite in the data folder).",
-    ),
-]
-DataDirOpt = Annotated[
-    Path | None, typer.Option("--data-dir", envvar="HEALTHBRAIN_DATA_DIR", help="Local data folder (default ./data).")
-]
 DEMO_PASSWORD = "healthbrain-demo"
-
-
-def _settings(database_url: str | None, data_dir: Path | None = None) -> Settings:
-    updates: dict[str, object] = {}
-    if database_url:
-        updates["database_url"] = database_url
-    if data_dir:
-        updates["data_dir"] = data_dir
-    return get_settings().model_copy(update=updates)
-
-
-def _database(settings: Settings):  # type: ignore[no-untyped-def]
-    from healthbrain.db import Database, set_database
-
-    database = Database(settings.resolved_database_url, echo=settings.db_echo)
-    set_database(database)
-    return database
+DEMO_BACKFILL_DAYS = 21  # the demo opens with three weeks of detection passes and worked alerts
 
 
 @app.command()
@@ -84,7 +58,9 @@ def db_current(database_url: DatabaseOpt = None) -> None:
     console.print(current_revision(_database(_settings(database_url)).engine) or "(empty database)")
 
 
-def _run_simulation(database, residents: int, seed: int, as_of: date, history_days: int) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _run_simulation(  # type: ignore[no-untyped-def]
+    database, residents: int, seed: int, as_of: date, history_days: int, *, feed_days: int = 400, backfill_days: int = 0
+) -> dict[str, int]:
     from healthbrain.sim.service import simulate
 
     columns = (TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -97,7 +73,14 @@ def _run_simulation(database, residents: int, seed: int, as_of: date, history_da
             bar.update(tasks[stage], completed=done if total else 1, total=max(total, 1))
 
         result = simulate(
-            database, residents=residents, seed=seed, as_of=as_of, history_days=history_days, progress=progress
+            database,
+            residents=residents,
+            seed=seed,
+            as_of=as_of,
+            history_days=history_days,
+            feed_days=feed_days,
+            backfill_days=backfill_days,
+            progress=progress,
         )
     console.print(f"synthetic district loaded in [bold]{result.seconds:.1f} s[/]")
     table = Table("table", "rows")
@@ -113,14 +96,21 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed and date give the same district.")] = 42,
     as_of: Annotated[str | None, typer.Option(help="Reference date YYYY-MM-DD (default today).")] = None,
     history_days: Annotated[int, typer.Option(help="Days of care history before the reference date.")] = 365,
+    feed_days: Annotated[
+        int, typer.Option(help="Days of early-warning feeds (case reports go back six years); 0 for none.")
+    ] = 400,
+    backfill_days: Annotated[
+        int, typer.Option(help="Run the detection pass for each of the last N days and work the alerts (as the demo).")
+    ] = 0,
     database_url: DatabaseOpt = None,
 ) -> None:
-    """Build a synthetic district (divisions, institutions, teams, residents, a year of care) into an empty database."""
+    """Build a synthetic district (divisions, institutions, teams, residents, a year of care, early-warning feeds) into an empty database."""
     from healthbrain.migrations.runner import upgrade
 
     database = _database(_settings(database_url))
     upgrade(database.engine)
-    _run_simulation(database, residents, seed, date.fromisoformat(as_of) if as_of else local_today(), history_days)
+    day = date.fromisoformat(as_of) if as_of else local_today()
+    _run_simulation(database, residents, seed, day, history_days, feed_days=feed_days, backfill_days=backfill_days)
 
 
 @users_app.command("create")
@@ -192,7 +182,7 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     from healthbrain.core.logging import configure_logging
 
     configure_logging(settings.log_level, json_lines=settings.log_json)
-    app_ = create_app(_database(settings), settings)
+    app_ = create_app(_database(settings), settings, background=True)
     uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False)
 
 
@@ -232,7 +222,7 @@ def demo(
     upgrade(database.engine)
     if latest_run(database) is None:
         console.print(f"building a synthetic district of {residents:,} residents (seed {seed}) …")
-        _run_simulation(database, residents, seed, local_today(), 365)
+        _run_simulation(database, residents, seed, local_today(), 365, backfill_days=DEMO_BACKFILL_DAYS)
     else:
         console.print("using the district already in the database")
     logins = ensure_demo_users(database, password=DEMO_PASSWORD)
@@ -252,6 +242,10 @@ def show_config(database_url: DatabaseOpt = None) -> None:
     data = settings.model_dump(mode="json")
     data["resolved_database_url"] = settings.resolved_database_url
     console.print_json(json.dumps(data))
+
+
+app.command("detect")(detect)
+app.add_typer(surveillance_app, name="surveillance")
 
 
 def main() -> None:

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     db_echo: bool = False
+    detection_pass_minutes: float = Field(
+        default=60.0, ge=0, description="How often the server runs the full detection pass (0: never)."
+    )
+    notification_poll_seconds: float = Field(
+        default=10.0, gt=0, description="How often the server retries pending alert notifications."
+    )
 
     @property
     def resolved_database_url(self) -> str:

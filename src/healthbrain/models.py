@@ -6,5 +6,6 @@ from healthbrain.geo import models as geo_models
 from healthbrain.people import models as people_models
 from healthbrain.records import models as records_models
 from healthbrain.sim import models as sim_models
+from healthbrain.surveillance import models as surveillance_models
 
-__all__ = ["Base", "auth_models", "geo_models", "people_models", "records_models", "sim_models"]
+__all__ = ["Base", "auth_models", "geo_models", "people_models", "records_models", "sim_models", "surveillance_models"]

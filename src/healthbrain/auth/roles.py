@@ -38,15 +38,37 @@ class Permission(StrEnum):
     DIRECTORY_WRITE = "directory:write"
     USER_ADMIN = "user:admin"
     AUDIT_READ = "audit:read"
+    SURVEILLANCE_READ = "surveillance:read"  # alerts, series, line lists (early warning)
+    SURVEILLANCE_RESPOND = "surveillance:respond"  # work alerts through verification to closure
+    SURVEILLANCE_CONFIGURE = "surveillance:configure"  # detector settings, notification channels
+    SURVEILLANCE_SUBMIT = "surveillance:submit"  # school absence, fever clinic, pharmacy, lab, case feeds
 
 
 P = Permission
 ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
     Role.ADMIN: frozenset(
-        {P.RESIDENT_READ, P.RESIDENT_MERGE, P.DIRECTORY_READ, P.DIRECTORY_WRITE, P.USER_ADMIN, P.AUDIT_READ}
+        {
+            P.RESIDENT_READ,
+            P.RESIDENT_MERGE,
+            P.DIRECTORY_READ,
+            P.DIRECTORY_WRITE,
+            P.USER_ADMIN,
+            P.AUDIT_READ,
+            P.SURVEILLANCE_READ,
+        }
     ),
-    Role.BUREAU: frozenset({P.RESIDENT_READ, P.DIRECTORY_READ}),
-    Role.CDC: frozenset({P.RESIDENT_READ, P.RESIDENT_REVEAL, P.DIRECTORY_READ}),
+    Role.BUREAU: frozenset({P.RESIDENT_READ, P.DIRECTORY_READ, P.SURVEILLANCE_READ}),
+    Role.CDC: frozenset(
+        {
+            P.RESIDENT_READ,
+            P.RESIDENT_REVEAL,
+            P.DIRECTORY_READ,
+            P.SURVEILLANCE_READ,
+            P.SURVEILLANCE_RESPOND,
+            P.SURVEILLANCE_CONFIGURE,
+            P.SURVEILLANCE_SUBMIT,
+        }
+    ),
     Role.CENTRE_MANAGER: frozenset(
         {
             P.RESIDENT_READ,
@@ -63,7 +85,14 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
         {P.RESIDENT_READ, P.RESIDENT_WRITE, P.RESIDENT_REVEAL, P.RECORD_WRITE, P.DIRECTORY_READ}
     ),
     Role.DATA_SUBMITTER: frozenset(
-        {P.RESIDENT_READ, P.RESIDENT_WRITE, P.RECORD_WRITE, P.OBSERVATION_SUBMIT, P.DIRECTORY_READ}
+        {
+            P.RESIDENT_READ,
+            P.RESIDENT_WRITE,
+            P.RECORD_WRITE,
+            P.OBSERVATION_SUBMIT,
+            P.DIRECTORY_READ,
+            P.SURVEILLANCE_SUBMIT,
+        }
     ),
     Role.DEVICE: frozenset({P.OBSERVATION_SUBMIT}),
 }

@@ -27,10 +27,16 @@ def _flatten(prefix: str, node: dict[str, Any], out: dict[str, str]) -> None:
 
 @lru_cache
 def catalogue(language: str) -> dict[str, str]:
-    with (_LOCALE_DIR / f"{language}.toml").open("rb") as fh:
-        data = tomllib.load(fh)
+    """The language's messages: ``{language}.toml`` plus each domain's ``{domain}.{language}.toml``
+    (a domain keeps its own file; a key defined twice is an error, not a silent override)."""
     flat: dict[str, str] = {}
-    _flatten("", data, flat)
+    for path in [_LOCALE_DIR / f"{language}.toml", *sorted(_LOCALE_DIR.glob(f"*.{language}.toml"))]:
+        with path.open("rb") as fh:
+            part: dict[str, str] = {}
+            _flatten("", tomllib.load(fh), part)
+        if clash := sorted(set(part) & set(flat)):
+            raise ValueError(f"{path.name} redefines {clash[:5]}")
+        flat.update(part)
     return flat
 
 

@@ -30,6 +30,7 @@ from healthbrain.people.schemas import (
     RevealedIdentity,
 )
 from healthbrain.records.models import Condition, Encounter, MedicationStatement, Observation, PhysicalExam
+from healthbrain.surveillance.models import CaseReport
 
 # Tables whose rows belong to one resident and move with a merge. A module that adds such a
 # table appends it here, so merge and unmerge carry it too.
@@ -40,6 +41,7 @@ RESIDENT_OWNED: list[Any] = [
     Condition,
     MedicationStatement,
     PhysicalExam,
+    CaseReport,  # a notifiable-disease card linked to the resident by ID number
 ]
 
 

@@ -145,6 +145,7 @@ class IngestBatch(Base):
     inserted: Mapped[int] = mapped_column(default=0)
     duplicates: Mapped[int] = mapped_column(default=0)
     rejected: Mapped[int] = mapped_column(default=0)
+    corrected: Mapped[int] = mapped_column(default=0, server_default="0")  # rows that replaced earlier values
 
 
 class IngestRejection(Base):

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from healthbrain.core.ingest import RowError
 from healthbrain.core.params import DbId
 from healthbrain.core.schemas import InputModel
 
@@ -80,12 +81,6 @@ class BulkObservationBatch(InputModel):
 
     batch_key: str | None = Field(default=None, max_length=128, description="Resending the same key changes nothing")
     observations: list[dict[str, Any]] = Field(max_length=100_000)
-
-
-class RowError(BaseModel):
-    row: int
-    field: str | None
-    message: str
 
 
 class BulkResult(BaseModel):

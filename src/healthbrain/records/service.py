@@ -4,9 +4,8 @@ physical examinations to a resident; read the basic record; take observations in
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
@@ -18,8 +17,8 @@ from healthbrain.auth.roles import Permission, Scope
 from healthbrain.auth.scope import Principal
 from healthbrain.core.bulk import db_datetime
 from healthbrain.core.errors import Conflict, InvalidInput, NotFound
+from healthbrain.core.ingest import Rejects, RowError, validation_reasons, verbatim_json
 from healthbrain.core.params import is_db_id
-from healthbrain.core.schemas import storable_text_problem
 from healthbrain.core.time import SHANGHAI, utcnow
 from healthbrain.people import service as people
 from healthbrain.people.models import Resident, ResidentStatus
@@ -47,7 +46,6 @@ from healthbrain.records.schemas import (
     PhysicalExamIn,
     PhysicalExamOut,
     ResidentRecord,
-    RowError,
 )
 
 # Physical-examination measurements and the observation each becomes.
@@ -351,26 +349,6 @@ def _auto_key(resident_id: int, row: ObservationIn, institution_id: int | None) 
     return "auto:" + hashlib.sha256(basis.encode()).hexdigest()[:40]
 
 
-def verbatim_json(value: Any) -> str:
-    """JSON text of a value as received; unpaired surrogates are kept as escapes."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if storable_text_problem(text) is None else json.dumps(value, ensure_ascii=True, default=str)
-
-
-@dataclass
-class _Rejects:
-    """Rows turned away, with their reasons: answered to the sender and kept in the database."""
-
-    errors: list[RowError] = field(default_factory=list)
-    rows: list[tuple[int, dict[str, Any], list[dict[str, str | None]]]] = field(default_factory=list)
-
-    def add(self, number: int, raw: dict[str, Any], reasons: list[tuple[str | None, str]]) -> None:
-        # A field path can carry a sender's odd key: keep it storable.
-        reasons = [(f if f is None or storable_text_problem(f) is None else repr(f), m) for f, m in reasons]
-        self.errors.extend(RowError(row=number, field=f, message=m) for f, m in reasons)
-        self.rows.append((number, raw, [{"field": f, "message": m} for f, m in reasons]))
-
-
 @dataclass
 class _Candidate:
     number: int
@@ -380,7 +358,7 @@ class _Candidate:
     institution_id: int | None = None
 
 
-def _parse_rows(observations: list[dict[str, Any]], rejects: _Rejects) -> list[_Candidate]:
+def _parse_rows(observations: list[dict[str, Any]], rejects: Rejects) -> list[_Candidate]:
     candidates: list[_Candidate] = []
     for number, raw in enumerate(observations, start=1):
         reasons: list[tuple[str | None, str]] = []
@@ -388,7 +366,7 @@ def _parse_rows(observations: list[dict[str, Any]], rejects: _Rejects) -> list[_
         try:
             item = ObservationIn.model_validate(raw)
         except ValidationError as exc:
-            reasons = [(".".join(str(p) for p in err["loc"]) or None, err["msg"]) for err in exc.errors()]
+            reasons = validation_reasons(exc)
         if raw.get("resident_id") is not None and not is_db_id(raw["resident_id"]):
             reasons.append(("resident_id", "resident_id must be a whole number from 1 to 2^63-1"))
         elif raw.get("resident_id") is None and not isinstance(raw.get("id_number"), str):
@@ -401,7 +379,7 @@ def _parse_rows(observations: list[dict[str, Any]], rejects: _Rejects) -> list[_
 
 
 def _resolve(
-    session: Session, principal: Principal, candidates: list[_Candidate], rejects: _Rejects
+    session: Session, principal: Principal, candidates: list[_Candidate], rejects: Rejects
 ) -> list[_Candidate]:
     """Find each row's resident, institution and encounter; reject what does not resolve."""
     by_number = repository.active_residents_by_id_number(
@@ -440,7 +418,7 @@ def _resolve(
 
 
 def _in_scope(
-    session: Session, principal: Principal, candidates: list[_Candidate], rejects: _Rejects
+    session: Session, principal: Principal, candidates: list[_Candidate], rejects: Rejects
 ) -> list[_Candidate]:
     """Scope-bound submitters (a centre) may only send data for residents they serve: a row for
     anybody else is rejected, and kept, like any other bad row."""
@@ -468,7 +446,7 @@ def bulk_observations(
     full_key = f"{channel}:{principal.user_id}:{batch.batch_key}" if batch.batch_key else None
     if full_key and (previous := repository.batch_by_key(session, full_key)) is not None:
         return _stored_result(session, previous)
-    rejects = _Rejects()
+    rejects = Rejects()
     good = _resolve(session, principal, _parse_rows(batch.observations, rejects), rejects)
     rows = [
         (

@@ -39,6 +39,12 @@ def ensure_demo_users(database: Database, *, password: str) -> list[DemoLogin]:
         hospital = session.scalar(
             select(Institution).where(Institution.kind == "hospital").order_by(Institution.id).limit(1)
         )
+        school = session.scalar(
+            select(Institution)
+            .where(Institution.kind == "school", Institution.subtype == "primary")
+            .order_by(Institution.id)
+            .limit(1)
+        )
         plan: list[tuple[Role, str, str, int | None, int | None, str]] = [
             (Role.ADMIN, "admin", "系统管理员", None, None, "—"),
             (Role.BUREAU, "bureau", "卫健局 王科长", None, None, "—"),
@@ -51,6 +57,8 @@ def ensure_demo_users(database: Database, *, password: str) -> list[DemoLogin]:
             plan.append((Role.FAMILY_DOCTOR, "doctor", f"{lead.name} 医生", None, lead.id, team.name))
         if hospital is not None:
             plan.append((Role.DATA_SUBMITTER, "submitter", f"{hospital.name} 信息科", hospital.id, None, hospital.name))
+        if school is not None:
+            plan.append((Role.DATA_SUBMITTER, "school", f"{school.name} 校医", school.id, None, school.name))
         for role, username, display, institution_id, practitioner_id, bound in plan:
             if auth_repository.user_by_username(session, username) is None:
                 data = UserCreate(

@@ -18,7 +18,7 @@ from healthbrain.core.time import utcnow
 from healthbrain.db import Database
 from healthbrain.geo.models import Division
 from healthbrain.people.models import Resident
-from healthbrain.sim import geography, history, institutions, load, population
+from healthbrain.sim import feeds, geography, history, institutions, load, load_feeds, population
 from healthbrain.sim.models import SimulationRun
 
 MIN_RESIDENTS = 500
@@ -42,12 +42,18 @@ def simulate(
     seed: int,
     as_of: date,
     history_days: int = 365,
+    feed_days: int = 400,
+    case_years: int = 6,
+    backfill_days: int = 0,
     progress: load.Progress = _noop,
 ) -> SimulationResult:
+    """Build and load a district. ``feed_days`` of early-warning feeds (case reports for
+    ``case_years`` years) are simulated too (0: none); ``backfill_days`` runs the detection pass
+    for each of the last days and works the alerts as a CDC desk would (the demo)."""
     if residents < MIN_RESIDENTS:
         raise ValueError(f"a district needs at least {MIN_RESIDENTS} residents")
     started = time.perf_counter()
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(6)]
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
     progress("geography", 0, 1)
     geo = geography.build(streams[0], residents)
     weights = np.array([c.weight for c in geo.communities])
@@ -58,7 +64,7 @@ def simulate(
     progress("directory", 0, 1)
     directory = institutions.build(streams[2], geo, community_population, ages, pop.community)
     progress("history", 0, 1)
-    _district, _towns, community_ids = institutions.division_ids(geo)
+    district_id, _towns, community_ids = institutions.division_ids(geo)
     care = history.build(
         streams[3],
         ages=ages,
@@ -69,6 +75,26 @@ def simulate(
         community_division_ids=community_ids,
         as_of=as_of,
         history_days=history_days,
+    )
+    progress("feeds", 0, 1)
+    surveillance_feeds = (
+        feeds.generate(
+            streams[6],
+            geo=geo,
+            directory=directory,
+            ages=ages,
+            community=pop.community,
+            male=pop.male,
+            names=pop.name,
+            id_numbers=pop.id_number,
+            community_ids=community_ids,
+            district_id=district_id,
+            as_of=as_of,
+            days=feed_days,
+            case_years=case_years,
+        )
+        if feed_days > 0
+        else None
     )
     with database.unit_of_work() as session:
         if session.scalar(select(func.count()).select_from(Division)) or session.scalar(
@@ -85,7 +111,13 @@ def simulate(
             rng=streams[4],
             progress=progress,
         )
+        if surveillance_feeds is not None:
+            counts.update(load_feeds.load_feeds(session, surveillance_feeds, progress=progress))
         load.analyse(session)
+        if surveillance_feeds is not None and backfill_days > 0:
+            counts.update(
+                load_feeds.backfill_alerts(session, as_of=as_of, days=backfill_days, rng=streams[7], progress=progress)
+            )
         counts["hypertension"] = int(care.hypertension.sum())
         counts["diabetes"] = int(care.diabetes.sum())
         seconds = round(time.perf_counter() - started, 1)

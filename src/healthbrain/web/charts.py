@@ -16,6 +16,7 @@ class Series:
     label: str
     colour: str
     points: Sequence[tuple[datetime, float]]
+    style: str = "line"  # line (with dots) / dashed (a threshold) / points (marked observations)
 
 
 def line_chart(
@@ -70,13 +71,31 @@ def line_chart(
         ordered = sorted(s.points)
         if not ordered:
             continue
-        path = " ".join(f"{'M' if i == 0 else 'L'}{x(t):.1f},{y(v):.1f}" for i, (t, v) in enumerate(ordered))
-        parts.append(f'<path d="{path}" fill="none" stroke="{s.colour}" stroke-width="2"/>')
+        if s.style != "points":
+            path = " ".join(f"{'M' if i == 0 else 'L'}{x(t):.1f},{y(v):.1f}" for i, (t, v) in enumerate(ordered))
+            dash = ' stroke-dasharray="6 4"' if s.style == "dashed" else ""
+            parts.append(
+                f'<path d="{path}" fill="none" stroke="{s.colour}" stroke-width="2"{dash} data-series="{escape(s.label)}"/>'
+            )
+        if s.style == "dashed":
+            continue
+        radius = 5 if s.style == "points" else 3
         for t, v in ordered:
             parts.append(
-                f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="3" fill="{s.colour}">'
+                f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="{radius}" fill="{s.colour}">'
                 f"<title>{escape(s.label)} {v:g} · {t:%Y-%m-%d}</title></circle>"
             )
+    if len(series) > 1:
+        legend_x = pad_l + 6
+        for s in series:
+            if not s.points:
+                continue
+            dash = ' stroke-dasharray="6 4"' if s.style == "dashed" else ""
+            parts.append(
+                f'<line x1="{legend_x}" x2="{legend_x + 16}" y1="8" y2="8" stroke="{s.colour}" stroke-width="2"{dash}/>'
+                f'<text x="{legend_x + 20}" y="11" class="axis">{escape(s.label)}</text>'
+            )
+            legend_x += 28 + 11 * len(s.label)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -87,10 +106,14 @@ def choropleth(
     width: int = 640,
     height: int = 480,
     labels: bool = True,
+    hot: set[str] | frozenset[str] = frozenset(),
+    markers: Sequence[tuple[float, float, str]] = (),
 ) -> str:
     """An SVG map of polygons: (code, name, GeoJSON geometry, value 0..1 for shading, link).
 
-    With ``labels``, each area's name is written at the middle of its largest ring."""
+    With ``labels``, each area's name is written at the middle of its largest ring; areas whose
+    code is in ``hot`` are drawn marked (an alert's area); ``markers`` are (lon, lat, name) points
+    (a school, a clinic)."""
     rings: list[tuple[str, str, list[list[tuple[float, float]]], float | None, str | None]] = []
     for code, name, geometry, value, link in features:
         if geometry is None:
@@ -119,7 +142,8 @@ def choropleth(
     for code, name, outer, value, link in rings:
         d = " ".join("M" + " L".join(f"{px(x):.1f},{py(y):.1f}" for x, y in ring) + " Z" for ring in outer)
         shade = "" if value is None else f' style="fill-opacity:{0.15 + 0.75 * max(0.0, min(1.0, value)):.2f}"'
-        shape = f'<path d="{d}" class="area" data-code="{code}"{shade}><title>{escape(name)}</title></path>'
+        klass = "area hot" if code in hot else "area"
+        shape = f'<path d="{d}" class="{klass}" data-code="{code}"{shade}><title>{escape(name)}</title></path>'
         parts.append(f'<a href="{escape(link)}">{shape}</a>' if link else shape)
         if labels:
             largest = max(outer, key=len)
@@ -129,5 +153,9 @@ def choropleth(
                 f'<text x="{px(cx):.1f}" y="{py(cy):.1f}" class="label" text-anchor="middle">{escape(name.split()[0])}</text>'
             )
     parts.extend(texts)  # on top of every area
+    for lon, lat, name in markers:
+        parts.append(
+            f'<circle cx="{px(lon):.1f}" cy="{py(lat):.1f}" r="7" class="marker"><title>{escape(name)}</title></circle>'
+        )
     parts.append("</svg>")
     return "".join(parts)

@@ -24,6 +24,7 @@ from healthbrain.geo.pages import router as geo_pages
 from healthbrain.people import service as people
 from healthbrain.people.pages import router as people_pages
 from healthbrain.records import service as records
+from healthbrain.surveillance.pages import router as surveillance_pages
 from healthbrain.web.deps import LANGUAGE_COOKIE, SessionDep
 from healthbrain.web.templating import render
 
@@ -77,3 +78,4 @@ def switch_language(language: str, next: str = "/") -> Response:
 router.include_router(auth_pages)
 router.include_router(people_pages)
 router.include_router(geo_pages)
+router.include_router(surveillance_pages)

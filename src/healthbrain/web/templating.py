@@ -27,11 +27,14 @@ class NavItem:
     key: str
     href: str
     permission: Permission | None
+    unless: Permission | None = None  # hidden from those who reach it another way
 
 
 NAV = (
     NavItem("nav.home", "/", None),
     NavItem("nav.residents", "/residents", Permission.RESIDENT_READ),
+    NavItem("nav.surveillance", "/surveillance", Permission.SURVEILLANCE_READ),
+    NavItem("nav.submit", "/surveillance/submit", Permission.SURVEILLANCE_SUBMIT, unless=Permission.SURVEILLANCE_READ),
     NavItem("nav.directory", "/directory", Permission.DIRECTORY_READ),
     NavItem("nav.users", "/admin/users", Permission.USER_ADMIN),
     NavItem("nav.audit", "/admin/audit", Permission.AUDIT_READ),
@@ -63,7 +66,13 @@ def render(
     def t(key: str, **params: Any) -> str:
         return translate(key, language, **params)
 
-    nav = [item for item in NAV if principal and (item.permission is None or principal.can(item.permission))]
+    nav = [
+        item
+        for item in NAV
+        if principal
+        and (item.permission is None or principal.can(item.permission))
+        and (item.unless is None or not principal.can(item.unless))
+    ]
     full: dict[str, Any] = {
         "t": t,
         "lang": language,

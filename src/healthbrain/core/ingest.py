@@ -1,0 +1,47 @@
+"""What every ingestion path shares: the row-level error a sender reads, and the list of rejected
+rows that is answered to the sender and kept, verbatim, in the database."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from healthbrain.core.schemas import storable_text_problem
+
+
+class RowError(BaseModel):
+    row: int
+    field: str | None
+    message: str
+
+
+def verbatim_json(value: Any) -> str:
+    """JSON text of a value as received; unpaired surrogates are kept as escapes."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if storable_text_problem(text) is None else json.dumps(value, ensure_ascii=True, default=str)
+
+
+def validation_reasons(exc: ValidationError) -> list[tuple[str | None, str]]:
+    """(field path, message) for each error of a row's validation."""
+    return [(".".join(str(p) for p in err["loc"]) or None, err["msg"]) for err in exc.errors()]
+
+
+@dataclass
+class Rejects:
+    """Rows turned away, with their reasons: answered to the sender and kept in the database."""
+
+    errors: list[RowError] = field(default_factory=list)
+    rows: list[tuple[int, Any, list[dict[str, str | None]]]] = field(default_factory=list)
+
+    def add(self, number: int, raw: Any, reasons: list[tuple[str | None, str]]) -> None:
+        # A field path can carry a sender's odd key: keep it storable.
+        reasons = [(f if f is None or storable_text_problem(f) is None else repr(f), m) for f, m in reasons]
+        self.errors.extend(RowError(row=number, field=f, message=m) for f, m in reasons)
+        self.rows.append((number, raw, [{"field": f, "message": m} for f, m in reasons]))
+
+    @property
+    def numbers(self) -> set[int]:
+        return {n for n, _raw, _errs in self.rows}

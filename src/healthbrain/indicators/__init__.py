@@ -1,0 +1,2 @@
+"""The indicator registry: named, versioned indicators that every module registers and every
+report and page iterates over."""

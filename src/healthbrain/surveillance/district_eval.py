@@ -1,0 +1,868 @@
+"""How well the configured detectors find the simulator's outbreaks (模拟辖区预警效果评价).
+
+Pure: no database. The synthetic district's feeds go through the platform's own mapping
+(:func:`series.contributions` and :func:`series.sum_cells`) into count series held in memory; every
+detector runs over every place's series for the evaluated days; alarms become alert episodes the
+way the engine raises alerts; episodes and alarms are matched with the injected outbreaks' truth.
+
+Definitions (printed with the report, see :func:`definitions`):
+
+- Alarm: a detector's verdict on one place and one period. A weekly alarm is dated to the
+  Sunday ending its ISO week, when the week's count is complete.
+- Episode: the engine keeps one open alert per (signal, place kind, place) and extends it with new
+  alarms. We assume a responded alert is closed :data:`CLOSE_AFTER_DAYS` days after its last
+  alarm: an alarm more than that after the previous one opens a new episode.
+- Match: an alarm matches an outbreak when its signal is in the outbreak kind's signal family
+  (:data:`SIGNAL_FAMILIES`), its place lies in or around the outbreak's place (:func:`place_matches`)
+  and its day lies in [first day, last day + :data:`MATCH_AFTER_DAYS`]. An episode is true when
+  its first alarm matches some outbreak (any outbreak in the truth, also one that started before
+  the evaluated days), false otherwise. An outbreak is detected when any alarm matches it, also one
+  that extends an episode opened before the outbreak; days to detection = first matching alarm −
+  first day.
+- Background noise makes real small clusters that the truth does not record; their episodes count
+  as false alarms.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, Final, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from healthbrain.sim import geography, institutions, population
+from healthbrain.sim.feeds import Feeds, Truth, generate
+from healthbrain.surveillance.definitions import SIGNALS, Feed, PlaceKind, grade_rank
+from healthbrain.surveillance.detectors.base import InsufficientHistory
+from healthbrain.surveillance.detectors.registry import METHODS, run_method
+from healthbrain.surveillance.engine import FREQ
+from healthbrain.surveillance.scan import space_time_permutation_scan
+from healthbrain.surveillance.series import (
+    PLACE_KINDS,
+    SIGNAL_SLUGS,
+    Contributions,
+    PlaceIndex,
+    contributions,
+    monday,
+    school_days,
+    sum_cells,
+)
+from healthbrain.surveillance.tasks import SCAN, ScanParams
+
+FloatMatrix = NDArray[np.float64]
+
+CLOSE_AFTER_DAYS: Final = 7  # assumed: a responded alert is closed a week after its last evidence
+MATCH_AFTER_DAYS: Final = 7  # an alarm up to a week after an outbreak's last case still points at it
+SCAN_REPLICATIONS: Final = 199  # the platform uses 999; 199 still resolves p < 0.01 (1/200)
+OUTBREAK_KINDS: Final = ("school_norovirus", "school_ili", "community_hfmd", "seasonal_influenza")
+
+# What an outbreak of each kind adds to the feeds in the simulator (sim/feeds.py): school norovirus
+# clusters are absences for vomiting, diarrhoea and abdominal pain, some reported as norovirus
+# cases (often notified as infectious diarrhoea); school ILI clusters are absences for fever, cough
+# and sore throat, some reported as influenza; HFMD clusters are HFMD cases. The absence signals
+# come from the platform's own mapping of those causes, so a new absence signal joins by itself.
+_OUTBREAK_CAUSES: Final[Mapping[str, tuple[str, ...]]] = {
+    "school_norovirus": ("vomiting", "diarrhoea", "abdominal_pain"),
+    "school_ili": ("fever", "cough", "sore_throat"),
+}
+_OUTBREAK_CASES: Final[Mapping[str, tuple[str, ...]]] = {
+    "school_norovirus": ("case.norovirus", "case.infectious_diarrhoea"),
+    "school_ili": ("case.influenza",),
+    "community_hfmd": ("case.hfmd",),
+}
+# The influenza wave raises influenza cases, fever-clinic visits, ILI and SARI, antipyretic,
+# cold-remedy and antiviral sales and influenza positives. It raises absences too, but the truth
+# records no school event for them, so absence alarms in a wave are not matched to it.
+_WAVE_SIGNALS: Final = (
+    "case.influenza",
+    "fever_clinic.visits",
+    "fever_clinic.ili",
+    "fever_clinic.sari",
+    "pharmacy.antipyretic",
+    "pharmacy.cough_cold",
+    "pharmacy.antiviral",
+    "lab.influenza_a",
+    "lab.influenza_b",
+)
+
+
+def _absence_signals(causes: Sequence[str]) -> set[str]:
+    """The absence signals that absences for these causes count in (series.contributions)."""
+    n = len(causes)
+    rows = {
+        "school_id": np.zeros(n, dtype=np.int64),
+        "class_id": np.zeros(n, dtype=np.int64),
+        "day": np.zeros(n, dtype="datetime64[D]"),
+        "cause": np.array(causes),
+        "absent": np.ones(n, dtype=np.int64),
+        "enrolled": np.ones(n, dtype=np.int64),
+    }
+    found = contributions(Feed.SCHOOL_ABSENCE, rows, PlaceIndex(0, {}, {}))
+    return {SIGNAL_SLUGS[int(i)] for i in np.unique(found.signal)}
+
+
+SIGNAL_FAMILIES: Final[Mapping[str, frozenset[str]]] = {
+    **{
+        kind: frozenset(_absence_signals(_OUTBREAK_CAUSES.get(kind, ())) | set(cases))
+        for kind, cases in _OUTBREAK_CASES.items()
+    },
+    "seasonal_influenza": frozenset(s for s in _WAVE_SIGNALS if s in SIGNALS),
+}
+# A district-wide wave is seen in the aggregate series, not in one community's or school's.
+WAVE_PLACE_KINDS: Final = frozenset({PlaceKind.DISTRICT, PlaceKind.TOWN, PlaceKind.INSTITUTION})
+
+
+def definitions(*, scan_replications: int = SCAN_REPLICATIONS) -> tuple[str, ...]:
+    """The rules behind the figures, in words, for the report."""
+    families = "; ".join(f"{kind}: {', '.join(sorted(signals))}" for kind, signals in SIGNAL_FAMILIES.items())
+    return (
+        f"episode: one alert per (signal, place kind, place), extended by later alarms; assumed closed "
+        f"{CLOSE_AFTER_DAYS} days after its last alarm (a later alarm opens a new episode)",
+        "weekly alarms are dated to the Sunday that completes their ISO week",
+        f"match: signal in the outbreak kind's family, place in or around the outbreak's place, day in "
+        f"[first day, last day + {MATCH_AFTER_DAYS}]",
+        "places: school outbreaks — the school and its classes; community HFMD — the outbreak's communities "
+        "(detail.areas), their towns and the schools and classes in those towns, or a scan cluster that "
+        "includes one of the communities; seasonal influenza — any district, town or institution series",
+        "an episode is true when its first alarm matches an outbreak; an outbreak is detected by any "
+        "matching alarm (also one that extends an episode opened earlier); days to detection = first "
+        "matching alarm − first day",
+        "outbreaks are judged when they start in the evaluated days; sensitivity = detected / outbreaks",
+        "PPV = true episodes / episodes; false alarms per area-week = false episodes / (places watched × weeks)",
+        "background noise makes real small clusters that are not in the truth: their episodes count as false alarms",
+        f"space–time scan: run for each evaluated day with {scan_replications} replications (the platform uses 999)",
+        f"signal families: {families}",
+    )
+
+
+class DetectorSetting(Protocol):
+    """What a detector setting says (``defaults.Default`` or ``models.DetectorConfig``)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def signal(self) -> str: ...
+    @property
+    def place_kind(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def params(self) -> dict[str, Any]: ...
+    @property
+    def interval(self) -> str: ...
+    @property
+    def grade(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class District:
+    """Where the district's places sit, as the database's ``place_index`` would say, plus the school
+    of each class and each community's centroid (for the scan)."""
+
+    places: PlaceIndex
+    school_of_class: Mapping[int, int]
+    communities: tuple[tuple[int, float, float], ...]  # (id, lon, lat), by id
+
+    @classmethod
+    def from_sim(cls, geo: geography.Geography, directory: institutions.Directory) -> District:
+        district_id, town_ids, community_ids = institutions.division_ids(geo)
+        town_of = {t: t for t in town_ids}
+        town_of |= {cid: town_ids[c.parent or 0] for cid, c in zip(community_ids, geo.communities, strict=True)}
+        return cls(
+            places=PlaceIndex(
+                district_id=district_id,
+                town_of_division=town_of,
+                division_of_institution={i.id: i.division for i in directory.institutions},
+            ),
+            school_of_class={k + 1: c.school_id for k, c in enumerate(directory.classes)},
+            communities=tuple((cid, c.lon, c.lat) for cid, c in zip(community_ids, geo.communities, strict=True)),
+        )
+
+    def school_town(self, school_id: int) -> int:
+        return self.places.town_of_institution(school_id)
+
+
+def simulate_district(
+    *, residents: int, seed: int, as_of: date, days: int, outbreaks_per_year: float
+) -> tuple[Feeds, District]:
+    """A synthetic district and its feeds. The streams follow the simulator's (geography, residents,
+    directory first; feeds from the seventh), so a seed gives the same district as ``simulate``.
+    No outbreak is forced into the last days (they could not be detected yet)."""
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
+    geo = geography.build(streams[0], residents)
+    weights = np.array([c.weight for c in geo.communities])
+    pop = population.build(streams[1], residents, weights, as_of)
+    ages = ((np.datetime64(as_of, "D") - pop.birth).astype(int) / 365.25).astype(int)
+    per_community = np.bincount(pop.community, minlength=len(geo.communities)).astype(float)
+    directory = institutions.build(streams[2], geo, per_community, ages, pop.community)
+    district_id, _towns, community_ids = institutions.division_ids(geo)
+    feeds = generate(
+        streams[6],
+        geo=geo,
+        directory=directory,
+        ages=ages,
+        community=pop.community,
+        male=pop.male,
+        names=pop.name,
+        id_numbers=pop.id_number,
+        community_ids=community_ids,
+        district_id=district_id,
+        as_of=as_of,
+        days=days,
+        outbreaks_per_year=outbreaks_per_year,
+        recent_outbreaks=False,
+    )
+    return feeds, District.from_sim(geo, directory)
+
+
+# --- series ------------------------------------------------------------------------------------
+
+SeriesKey = tuple[str, str, bool]  # signal, place kind, weekly
+_EPOCH: Final = date(1970, 1, 1)
+
+
+def _day(value: np.datetime64) -> date:
+    return _EPOCH + timedelta(days=int(value.astype("datetime64[D]").astype(np.int64)))
+
+
+@dataclass(frozen=True)
+class SeriesBlock:
+    """The series of one signal at every place of one kind that has a count: ``counts[place, period]``
+    on ``axis`` (days, school days or ISO-week Mondays)."""
+
+    axis: NDArray[np.datetime64]
+    places: NDArray[np.int64]
+    counts: FloatMatrix
+
+    def row(self, place_id: int) -> NDArray[np.float64] | None:
+        at = int(np.searchsorted(self.places, place_id))
+        return self.counts[at] if at < len(self.places) and self.places[at] == place_id else None
+
+
+def _columns(feed: Feed, rows: Mapping[str, Any]) -> dict[str, NDArray[Any]]:
+    out: dict[str, NDArray[Any]] = {}
+    for name, values in rows.items():
+        out[name] = np.array(values, dtype="datetime64[D]") if name in ("day", "onset_date") else np.asarray(values)
+    if feed == Feed.CASE and "deleted" not in out:  # the simulator's cards are all live
+        out["deleted"] = np.zeros(len(out["disease"]), dtype=np.bool_)
+    return out
+
+
+def _axis(
+    signal: str, weekly: bool, first: date, last: date, holidays: list[tuple[date, date]]
+) -> NDArray[np.datetime64]:
+    """The engine's period axis (engine._axis) from the feed's first day: whole ISO weeks for weekly
+    series, school days for absence signals, every day otherwise."""
+    if weekly:
+        start = monday(np.array([first + timedelta(days=6)], dtype="datetime64[D]"))[0]  # first whole week
+        return np.arange(start, np.datetime64(last, "D") + 1, 7)
+    if SIGNALS[signal].school_days:
+        return school_days(first, last, holidays)
+    return np.arange(np.datetime64(first, "D"), np.datetime64(last, "D") + 1)
+
+
+def build_series(feeds: Feeds, places: PlaceIndex, wanted: Iterable[SeriesKey]) -> dict[SeriesKey, SeriesBlock]:
+    """Every wanted (signal, place kind, weekly) series, through the platform's contributions."""
+    keys = sorted(set(wanted))
+    holidays = [(a, b) for _name, a, b in feeds.holidays]
+    out: dict[SeriesKey, SeriesBlock] = {}
+    for feed in Feed:
+        mine = [k for k in keys if SIGNALS[k[0]].feed == feed]
+        if not mine or not feeds.count(feed):
+            continue
+        columns = _columns(feed, feeds.rows[feed])
+        days = columns["onset_date" if feed == Feed.CASE else "day"]
+        first = _day(days.min())
+        c = contributions(feed, columns, places)
+        pair = c.signal.astype(np.int64) * len(PLACE_KINDS) + c.place_kind
+        codes = {(SIGNAL_SLUGS.index(s), PLACE_KINDS.index(k)) for s, k, _w in mine}
+        keep = np.isin(pair, [s * len(PLACE_KINDS) + k for s, k in codes])
+        c = Contributions(
+            c.signal[keep], c.place_kind[keep], c.place_id[keep], c.day[keep], c.value[keep], c.denominator[keep]
+        )
+        for weekly in (False, True):
+            subset = [k for k in mine if k[2] == weekly]
+            if not subset:
+                continue
+            sums = sum_cells(c, weekly=weekly)
+            for signal, kind, _w in subset:
+                at = (sums.signal == SIGNAL_SLUGS.index(signal)) & (sums.place_kind == PLACE_KINDS.index(kind))
+                axis = _axis(signal, weekly, first, feeds.last_day, holidays)
+                ids, row = np.unique(sums.place_id[at], return_inverse=True)
+                position = np.searchsorted(axis.astype(np.int64), sums.period[at])
+                inside = (position < len(axis)) & (
+                    axis.astype(np.int64)[np.minimum(position, len(axis) - 1)] == sums.period[at]
+                )
+                counts = np.zeros((len(ids), len(axis)), dtype=np.float64)
+                np.add.at(counts, (row.reshape(-1)[inside], position[inside]), sums.value[at][inside])
+                out[(signal, kind, weekly)] = SeriesBlock(axis, ids.astype(np.int64), counts)
+    return out
+
+
+# --- alarms and episodes -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Alarm:
+    detector: str
+    grade: str
+    signal: str
+    place_kind: str
+    place_id: int
+    day: date  # the day it is known: the period's day, or the Sunday ending a weekly period
+    observed: float
+    areas: tuple[int, ...] = ()  # a scan cluster's communities
+
+
+@dataclass
+class Episode:
+    signal: str
+    place_kind: str
+    place_id: int
+    first: date
+    last: date
+    alarms: list[Alarm] = field(default_factory=list)
+
+    @property
+    def detectors(self) -> list[str]:
+        return sorted({a.detector for a in self.alarms})
+
+    @property
+    def grade(self) -> str:
+        return min((a.grade for a in self.alarms), key=grade_rank)
+
+
+def episodes(alarms: Iterable[Alarm], *, close_after: int = CLOSE_AFTER_DAYS) -> list[Episode]:
+    """Alarms grouped as the engine's alerts: one open episode per (signal, place kind, place) that
+    an alarm within ``close_after`` days of the previous one extends."""
+    by_key: dict[tuple[str, str, int], list[Alarm]] = defaultdict(list)
+    for a in alarms:
+        by_key[(a.signal, a.place_kind, a.place_id)].append(a)
+    out: list[Episode] = []
+    for (signal, kind, place), items in sorted(by_key.items()):
+        current: Episode | None = None
+        for a in sorted(items, key=lambda a: (a.day, a.detector)):
+            if current is None or (a.day - current.last).days > close_after:
+                current = Episode(signal, kind, place, a.day, a.day)
+                out.append(current)
+            current.last = max(current.last, a.day)
+            current.alarms.append(a)
+    return out
+
+
+def place_matches(
+    truth: Truth, district: District, *, place_kind: str, place_id: int, areas: Sequence[int] = ()
+) -> bool:
+    """Whether a series at this place watches the outbreak's place (see the module docstring)."""
+    if truth.kind == "seasonal_influenza" or truth.place_kind == PlaceKind.DISTRICT:
+        return place_kind in WAVE_PLACE_KINDS
+    if truth.place_kind == PlaceKind.SCHOOL:
+        if place_kind == PlaceKind.SCHOOL:
+            return place_id == truth.place_id
+        return place_kind == PlaceKind.CLASS and district.school_of_class.get(place_id) == truth.place_id
+    if truth.place_kind == PlaceKind.COMMUNITY:
+        area = set(truth.detail.get("areas") or [truth.place_id])
+        towns = {district.places.town_of_division.get(a, -1) for a in area}
+        match place_kind:
+            case PlaceKind.COMMUNITY:
+                return place_id in area or bool(area.intersection(areas))
+            case PlaceKind.TOWN:
+                return place_id in towns
+            case PlaceKind.SCHOOL:
+                return district.school_town(place_id) in towns
+            case PlaceKind.CLASS:
+                return district.school_town(district.school_of_class.get(place_id, -1)) in towns
+        return False
+    return place_kind == truth.place_kind and place_id == truth.place_id
+
+
+def matches(truth: Truth, alarm: Alarm, district: District) -> bool:
+    return (
+        alarm.signal in SIGNAL_FAMILIES.get(truth.kind, frozenset({truth.signal}))
+        and truth.first_day <= alarm.day <= truth.last_day + timedelta(days=MATCH_AFTER_DAYS)
+        and place_matches(truth, district, place_kind=alarm.place_kind, place_id=alarm.place_id, areas=alarm.areas)
+    )
+
+
+# --- running the detectors ---------------------------------------------------------------------
+
+# CUSUM's sum and its in-control mean depend on where a run starts. The platform's nightly pass
+# starts it afresh each day on the engine's history span, so it is run the same way here, one
+# call per evaluated point; every other method judges each point from its history alone.
+_RESTART_EACH_POINT: Final = frozenset({"cusum"})
+
+
+@dataclass
+class DetectorRun:
+    code: str
+    method: str
+    signal: str
+    place_kind: str
+    interval: str
+    places: int = 0  # places with a series (any count in the feed's span)
+    runs: int = 0  # series the method was run on (all-zero series cannot alarm and are not run)
+    periods: int = 0  # evaluated periods (days, school days or weeks; fewer where history is short)
+    alarms: int = 0
+    seconds: float = 0.0
+    skipped: str | None = None
+
+
+def _known(day: np.datetime64, weekly: bool, last: date) -> date:
+    d = _day(day)
+    return min(d + timedelta(days=6), last) if weekly else d
+
+
+def _alarm_alone(method: str, x: NDArray[np.float64], t: int, needed: int, params: dict[str, Any], freq: int) -> bool:
+    """The verdict on point ``t`` of a run started at ``t`` on the engine's span (engine._span:
+    the method's minimum history plus one period)."""
+    lo = max(0, t - needed - 1)
+    return bool(run_method(method, x[lo : t + 1], params, freq=freq, start=t - lo).alarm[-1])
+
+
+def run_temporal(setting: DetectorSetting, block: SeriesBlock, *, eval_first: date) -> tuple[list[Alarm], DetectorRun]:
+    """One detector over every place of its series, from the first evaluated period on."""
+    weekly = setting.interval == "week"
+    report = DetectorRun(
+        setting.code, setting.method, setting.signal, setting.place_kind, setting.interval, places=len(block.places)
+    )
+    method = METHODS[setting.method]
+    freq = FREQ[setting.interval]
+    needed = method.min_history(method.params.model_validate(setting.params), freq)
+    first_period = (
+        monday(np.array([eval_first], dtype="datetime64[D]"))[0] if weekly else np.datetime64(eval_first, "D")
+    )
+    start = max(int(np.searchsorted(block.axis, first_period)), needed)
+    if start >= len(block.axis):
+        report.skipped = f"needs {needed} periods of history, the feed has {len(block.axis)}"
+        return [], report
+    report.periods = len(block.axis) - start
+    restart = setting.method in _RESTART_EACH_POINT
+    params = dict(setting.params)
+    out: list[Alarm] = []
+    for place, x in zip(block.places.tolist(), block.counts, strict=True):
+        if not x.any():
+            continue
+        report.runs += 1
+        try:
+            if restart:
+                hits = [t for t in range(start, len(x)) if _alarm_alone(setting.method, x, t, needed, params, freq)]
+            else:
+                result = run_method(setting.method, x, params, freq=freq, start=start)
+                hits = result.index[result.alarm].tolist()
+        except InsufficientHistory as exc:
+            report.skipped = str(exc)
+            return [], report
+        out += [
+            Alarm(
+                setting.code,
+                setting.grade,
+                setting.signal,
+                setting.place_kind,
+                place,
+                _known(block.axis[t], weekly, _day(block.axis[-1])),
+                float(x[t]),
+            )
+            for t in hits
+        ]
+    report.alarms = len(out)
+    return out, report
+
+
+def _scan_days(
+    job: tuple[ScanParams, NDArray[np.int64], NDArray[np.float64], list[int], list[date]],
+) -> list[tuple[date, int, tuple[int, ...], int]]:
+    """The scan on each of some days: (day, centre row, area rows, observed) of clusters with p < α."""
+    params, cases, xy, ends, days = job
+    found = []
+    for end, day in zip(ends, days, strict=True):
+        window = cases[:, end - params.history_days + 1 : end + 1]
+        if window[:, -params.max_days :].sum() == 0:
+            continue
+        result = space_time_permutation_scan(
+            window,
+            xy,
+            max_days=params.max_days,
+            max_areas=params.max_areas,
+            max_area_share=1.0,
+            replications=params.replications,
+            rng=np.random.default_rng(params.seed + day.toordinal()),
+            lonlat=True,
+        )
+        found += [(day, c.centre, c.areas, c.observed) for c in result.clusters if c.p_value < params.alpha]
+    return found
+
+
+def run_scan(
+    setting: DetectorSetting,
+    block: SeriesBlock | None,
+    district: District,
+    *,
+    eval_first: date,
+    replications: int,
+    workers: int,
+) -> tuple[list[Alarm], DetectorRun]:
+    """The space–time permutation scan over communities × days, once per evaluated day, as the
+    platform's pass runs it (tasks._scan) but with fewer replications."""
+    report = DetectorRun(
+        setting.code,
+        setting.method,
+        setting.signal,
+        setting.place_kind,
+        setting.interval,
+        places=len(district.communities),
+    )
+    params = ScanParams.model_validate(setting.params).model_copy(update={"replications": replications})
+    if block is None or not len(block.axis):
+        return [], report
+    ids = [cid for cid, _x, _y in district.communities]
+    cases = np.zeros((len(ids), len(block.axis)), dtype=np.int64)
+    for k, cid in enumerate(ids):
+        row = block.row(cid)
+        if row is not None:
+            cases[k] = row.astype(np.int64)
+    xy = np.array([[x, y] for _id, x, y in district.communities], dtype=np.float64)
+    first = max(int(np.searchsorted(block.axis, np.datetime64(eval_first, "D"))), params.history_days - 1)
+    ends = list(range(first, len(block.axis)))
+    report.runs = report.periods = len(ends)
+    chunks = [ends[i::workers] for i in range(workers)] if workers > 1 else [ends]
+    jobs = [(params, cases, xy, chunk, [_day(block.axis[e]) for e in chunk]) for chunk in chunks if chunk]
+    if len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=len(jobs)) as pool:
+            found = [hit for part in pool.map(_scan_days, jobs) for hit in part]
+    else:
+        found = [hit for job in jobs for hit in _scan_days(job)]
+    alarms = [
+        Alarm(
+            setting.code,
+            setting.grade,
+            setting.signal,
+            PlaceKind.COMMUNITY,
+            ids[centre],
+            day,
+            float(observed),
+            tuple(ids[a] for a in areas),
+        )
+        for day, centre, areas, observed in sorted(found)
+    ]
+    report.alarms = len(alarms)
+    return alarms, report
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else math.nan
+
+
+@dataclass(frozen=True)
+class KindResult:
+    """Outbreaks of one kind (or all): how many were found and how fast."""
+
+    kind: str
+    outbreaks: int
+    detected: int
+    delays: tuple[int, ...]
+
+    @property
+    def sensitivity(self) -> float:
+        return _ratio(self.detected, self.outbreaks)
+
+    @property
+    def median_delay(self) -> float:
+        return float(statistics.median(self.delays)) if self.delays else math.nan
+
+    @property
+    def mean_delay(self) -> float:
+        return float(statistics.fmean(self.delays)) if self.delays else math.nan
+
+
+@dataclass(frozen=True)
+class EpisodeCounts:
+    """Episodes of one place kind, one detector or all: true, false, and the area-weeks watched."""
+
+    label: str
+    episodes: int
+    true: int
+    false_in_wave: int  # false episodes that began during an influenza wave
+    places: int
+    weeks: float
+
+    @property
+    def false(self) -> int:
+        return self.episodes - self.true
+
+    @property
+    def ppv(self) -> float:
+        return _ratio(self.true, self.episodes)
+
+    @property
+    def false_per_area_week(self) -> float:
+        return _ratio(self.false, self.places * self.weeks)
+
+
+@dataclass(frozen=True)
+class OutbreakResult:
+    truth: Truth
+    judged: bool  # started in the evaluated days
+    first_alarm: Alarm | None
+
+    @property
+    def delay(self) -> int | None:
+        return None if self.first_alarm is None else (self.first_alarm.day - self.truth.first_day).days
+
+
+@dataclass(frozen=True)
+class DetectorResult:
+    run: DetectorRun
+    counts: EpisodeCounts
+    outbreaks_detected: int
+
+
+@dataclass(frozen=True)
+class DistrictReport:
+    eval_first: date
+    eval_last: date
+    by_kind: tuple[KindResult, ...]  # the kinds, then "all"
+    by_place_kind: tuple[EpisodeCounts, ...]  # place kinds, then "all"
+    detectors: tuple[DetectorResult, ...]
+    outbreaks: tuple[OutbreakResult, ...]
+    scan_replications: int
+    seconds: Mapping[str, float]
+    definitions: tuple[str, ...]
+
+    @property
+    def weeks(self) -> float:
+        return ((self.eval_last - self.eval_first).days + 1) / 7
+
+    def kind(self, name: str) -> KindResult:
+        return next(k for k in self.by_kind if k.kind == name)
+
+    @property
+    def overall(self) -> EpisodeCounts:
+        return self.by_place_kind[-1]
+
+    def to_dict(self) -> dict[str, Any]:
+        def num(x: float) -> float | None:
+            return None if math.isnan(x) else round(x, 6)
+
+        return {
+            "evaluated": {
+                "first_day": self.eval_first.isoformat(),
+                "last_day": self.eval_last.isoformat(),
+                "weeks": num(self.weeks),
+            },
+            "definitions": list(self.definitions),
+            "scan_replications": self.scan_replications,
+            "seconds": dict(self.seconds),
+            "by_kind": [
+                {
+                    "kind": k.kind,
+                    "outbreaks": k.outbreaks,
+                    "detected": k.detected,
+                    "sensitivity": num(k.sensitivity),
+                    "median_days_to_detection": num(k.median_delay),
+                    "mean_days_to_detection": num(k.mean_delay),
+                    "delays": list(k.delays),
+                }
+                for k in self.by_kind
+            ],
+            "by_place_kind": [self._counts(c, num) for c in self.by_place_kind],
+            "detectors": [
+                {
+                    "code": d.run.code,
+                    "method": d.run.method,
+                    "signal": d.run.signal,
+                    "interval": d.run.interval,
+                    "series_run": d.run.runs,
+                    "periods": d.run.periods,
+                    "alarms": d.run.alarms,
+                    "outbreaks_detected": d.outbreaks_detected,
+                    "seconds": round(d.run.seconds, 3),
+                    "skipped": d.run.skipped,
+                    **self._counts(d.counts, num),
+                }
+                for d in self.detectors
+            ],
+            "outbreaks": [
+                {
+                    "kind": o.truth.kind,
+                    "place_kind": o.truth.place_kind,
+                    "place_id": o.truth.place_id,
+                    "first_day": o.truth.first_day.isoformat(),
+                    "last_day": o.truth.last_day.isoformat(),
+                    "cases": o.truth.cases,
+                    "judged": o.judged,
+                    "detected": o.first_alarm is not None,
+                    "days_to_detection": o.delay,
+                    "first_alarm": None
+                    if o.first_alarm is None
+                    else {
+                        "detector": o.first_alarm.detector,
+                        "place_kind": o.first_alarm.place_kind,
+                        "place_id": o.first_alarm.place_id,
+                        "day": o.first_alarm.day.isoformat(),
+                    },
+                }
+                for o in self.outbreaks
+            ],
+        }
+
+    @staticmethod
+    def _counts(c: EpisodeCounts, num: Any) -> dict[str, Any]:
+        return {
+            "label": c.label,
+            "episodes": c.episodes,
+            "true": c.true,
+            "false": c.false,
+            "false_in_influenza_wave": c.false_in_wave,
+            "places": c.places,
+            "ppv": num(c.ppv),
+            "false_per_area_week": num(c.false_per_area_week),
+        }
+
+
+def _first_match(truth: Truth, alarms: Sequence[Alarm], district: District) -> Alarm | None:
+    family = SIGNAL_FAMILIES.get(truth.kind, frozenset({truth.signal}))
+    found = [a for a in alarms if a.signal in family and matches(truth, a, district)]
+    return min(found, key=lambda a: (a.day, grade_rank(a.grade), a.detector)) if found else None
+
+
+def _score_episodes(
+    label: str, items: Sequence[Episode], truth: Sequence[Truth], district: District, *, places: int, weeks: float
+) -> EpisodeCounts:
+    waves = [
+        (t.first_day, t.last_day + timedelta(days=MATCH_AFTER_DAYS)) for t in truth if t.kind == "seasonal_influenza"
+    ]
+    true = in_wave = 0
+    for e in items:
+        if any(matches(t, e.alarms[0], district) for t in truth):
+            true += 1
+        elif any(a <= e.first <= b for a, b in waves):
+            in_wave += 1
+    return EpisodeCounts(label, len(items), true, in_wave, places, weeks)
+
+
+def evaluate_district(
+    feeds: Feeds,
+    district: District,
+    settings: Sequence[DetectorSetting],
+    *,
+    eval_days: int = 365,
+    scan_replications: int = SCAN_REPLICATIONS,
+    workers: int = 1,
+) -> DistrictReport:
+    """Run ``settings`` over the district's feeds for the last ``eval_days`` days and score them."""
+    if eval_days < 1:
+        raise ValueError(f"eval_days must be at least 1, got {eval_days}")
+    span = (feeds.last_day - feeds.first_day).days + 1
+    if eval_days > span:
+        raise ValueError(f"eval_days ({eval_days}) exceeds the feeds' {span} days")
+    eval_last = feeds.last_day
+    eval_first = eval_last - timedelta(days=eval_days - 1)
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    usable = [s for s in settings if s.method in METHODS or s.method == SCAN]
+    wanted = {(s.signal, s.place_kind, s.interval == "week") for s in usable if s.method != SCAN}
+    wanted |= {(s.signal, PlaceKind.COMMUNITY.value, False) for s in usable if s.method == SCAN}
+    blocks = build_series(feeds, district.places, wanted)
+    seconds["series"] = time.perf_counter() - t0
+
+    runs: list[DetectorRun] = []
+    alarms_of: dict[str, list[Alarm]] = {}
+    for s in settings:
+        started = time.perf_counter()
+        if s.method == SCAN:
+            found, run = run_scan(
+                s,
+                blocks.get((s.signal, "community", False)),
+                district,
+                eval_first=eval_first,
+                replications=scan_replications,
+                workers=workers,
+            )
+        elif s.method in METHODS:
+            block = blocks.get((s.signal, s.place_kind, s.interval == "week"))
+            if block is None:
+                found, run = [], DetectorRun(s.code, s.method, s.signal, s.place_kind, s.interval)
+            else:
+                found, run = run_temporal(s, block, eval_first=eval_first)
+        else:
+            found, run = (
+                [],
+                DetectorRun(s.code, s.method, s.signal, s.place_kind, s.interval, skipped=f"unknown method {s.method}"),
+            )
+        run.seconds = time.perf_counter() - started
+        seconds[s.method] = seconds.get(s.method, 0.0) + run.seconds
+        runs.append(run)
+        alarms_of[s.code] = [a for a in found if eval_first <= a.day]
+    t1 = time.perf_counter()
+
+    weeks = eval_days / 7
+    watched: dict[str, set[int]] = defaultdict(set)
+    for s, run in zip(settings, runs, strict=True):
+        if s.method == SCAN:
+            watched[PlaceKind.COMMUNITY] |= {cid for cid, _x, _y in district.communities}
+        elif (block := blocks.get((s.signal, s.place_kind, s.interval == "week"))) is not None and run.skipped is None:
+            watched[s.place_kind] |= set(block.places.tolist())
+    everything = [a for found in alarms_of.values() for a in found]
+    merged = episodes(everything)
+    by_place_kind = [
+        _score_episodes(
+            kind,
+            [e for e in merged if e.place_kind == kind],
+            feeds.truth,
+            district,
+            places=len(watched[kind]),
+            weeks=weeks,
+        )
+        for kind in PLACE_KINDS
+        if watched.get(kind)
+    ]
+    total_places = sum(c.places for c in by_place_kind)
+    by_place_kind.append(_score_episodes("all", merged, feeds.truth, district, places=total_places, weeks=weeks))
+
+    outbreaks = tuple(
+        OutbreakResult(t, eval_first <= t.first_day <= eval_last, _first_match(t, everything, district))
+        for t in feeds.truth
+    )
+    judged = [o for o in outbreaks if o.judged]
+
+    def kind_result(name: str, items: Sequence[OutbreakResult]) -> KindResult:
+        delays = tuple(o.delay for o in items if o.delay is not None)
+        return KindResult(name, len(items), len(delays), delays)
+
+    by_kind = [kind_result(k, [o for o in judged if o.truth.kind == k]) for k in OUTBREAK_KINDS]
+    by_kind += [
+        kind_result(k, [o for o in judged if o.truth.kind == k])
+        for k in sorted({o.truth.kind for o in judged} - set(OUTBREAK_KINDS))
+    ]
+    by_kind.append(kind_result("all", judged))
+
+    detectors = []
+    for s, run in zip(settings, runs, strict=True):
+        own = alarms_of[s.code]
+        places = len(district.communities) if s.method == SCAN else run.places
+        counts = _score_episodes(s.code, episodes(own), feeds.truth, district, places=places, weeks=weeks)
+        found_by = sum(1 for o in judged if _first_match(o.truth, own, district) is not None)
+        detectors.append(DetectorResult(run, counts, found_by))
+    seconds["scoring"] = time.perf_counter() - t1
+    return DistrictReport(
+        eval_first=eval_first,
+        eval_last=eval_last,
+        by_kind=tuple(by_kind),
+        by_place_kind=tuple(by_place_kind),
+        detectors=tuple(detectors),
+        outbreaks=outbreaks,
+        scan_replications=scan_replications,
+        seconds={k: round(v, 3) for k, v in seconds.items()},
+        definitions=definitions(scan_replications=scan_replications),
+    )
