@@ -246,18 +246,50 @@ def bench_detectors(args: argparse.Namespace) -> None:
     record("detectors", "python bench/run.py detectors", detectors_vs_r.run())
 
 
+def bench_alerts(args: argparse.Namespace) -> None:
+    """Data in → alert out through a real server (target < 1 s), on a district of --residents
+    (default here 50,000: the latency does not depend on the district's size but on the path)."""
+    import surveillance
+
+    residents = args.residents if args.residents != DEFAULT_RESIDENTS else 50_000
+    figures = surveillance.alert_latency(
+        residents=residents, trials=args.trials, postgres=args.postgres, port=_free_port()
+    )
+    record(
+        "alerts",
+        f"python bench/run.py alerts --residents {residents}{' --postgres URL' if args.postgres else ''}",
+        figures,
+    )
+
+
+def bench_pass(args: argparse.Namespace) -> None:
+    """One full detection pass (every detector, every place, the scans) over the district (target < 5 s)."""
+    import surveillance
+
+    figures = surveillance.detection_pass(residents=args.residents, postgres=args.postgres)
+    record(
+        "pass",
+        f"python bench/run.py pass --residents {args.residents}{' --postgres URL' if args.postgres else ''}",
+        figures,
+    )
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "simulate": bench_simulate,
     "demo": bench_demo,
     "bulk": bench_bulk,
     "detectors": bench_detectors,
+    "alerts": bench_alerts,
+    "pass": bench_pass,
 }
+DEFAULT_RESIDENTS = 1_650_000
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default all): {', '.join(BENCHMARKS)}")
-    parser.add_argument("--residents", type=int, default=1_650_000)
+    parser.add_argument("--residents", type=int, default=DEFAULT_RESIDENTS)
+    parser.add_argument("--trials", type=int, default=200, help="alerts: rows sent, one alert each")
     parser.add_argument("--postgres", help="run against this PostgreSQL database (it is emptied)")
     args = parser.parse_args()
     for name in args.names or list(BENCHMARKS):

@@ -61,7 +61,9 @@ def hand_made_feeds() -> Feeds:
     rows += [(101, 4, d, "headache", 2) for d in school_days[::4]]
     rows.append((100, 1, OUTBREAK_DAY, "fever", 4))
     truth = [Truth("school_ili", "absence.respiratory", "school", 100, OUTBREAK_DAY, OUTBREAK_DAY, 4, {"classes": [1]})]
-    return Feeds(rows={Feed.SCHOOL_ABSENCE: absence_rows(rows)}, holidays=[], truth=truth, first_day=FIRST, last_day=LAST)
+    return Feeds(
+        rows={Feed.SCHOOL_ABSENCE: absence_rows(rows)}, holidays=[], truth=truth, first_day=FIRST, last_day=LAST
+    )
 
 
 CLASS_1D3 = Default(
@@ -87,7 +89,8 @@ def test_one_class_cluster_is_one_true_episode() -> None:
     assert by_class.label == "class"
     assert by_class.places == 2  # classes 1 and 2 have respiratory absences; class 4 only headaches
     (detector,) = report.detectors
-    assert (detector.run.alarms, detector.counts.episodes, detector.counts.true, detector.outbreaks_detected) == (1, 1, 1, 1)
+    counts = detector.counts
+    assert (detector.run.alarms, counts.episodes, counts.true, detector.outbreaks_detected) == (1, 1, 1, 1)
     (outbreak,) = report.outbreaks
     assert outbreak.first_alarm is not None and outbreak.first_alarm.place_id == 1
     assert report.kind("community_hfmd").outbreaks == 0
@@ -105,7 +108,9 @@ def test_a_lower_threshold_adds_false_episodes_per_area_week() -> None:
     assert overall.false_per_area_week == pytest.approx(1 / (2 * 4))  # 2 classes watched, 4 weeks
 
 
-def a(day: date, place: int = 1, *, signal: str = "absence.respiratory", kind: str = "class", areas: tuple[int, ...] = ()) -> Alarm:
+def a(
+    day: date, place: int = 1, *, signal: str = "absence.respiratory", kind: str = "class", areas: tuple[int, ...] = ()
+) -> Alarm:
     return Alarm("d", "yellow", signal, kind, place, day, 4.0, areas)
 
 
@@ -136,8 +141,19 @@ def test_episodes_are_per_signal_and_place() -> None:
     ]
 
 
-SCHOOL_ILI = Truth("school_ili", "absence.respiratory", "school", 100, OUTBREAK_DAY, OUTBREAK_DAY + timedelta(days=1), 20)
-HFMD = Truth("community_hfmd", "case.hfmd", "community", 10, OUTBREAK_DAY, OUTBREAK_DAY + timedelta(days=9), 12, {"areas": [10, 11]})
+SCHOOL_ILI = Truth(
+    "school_ili", "absence.respiratory", "school", 100, OUTBREAK_DAY, OUTBREAK_DAY + timedelta(days=1), 20
+)
+HFMD = Truth(
+    "community_hfmd",
+    "case.hfmd",
+    "community",
+    10,
+    OUTBREAK_DAY,
+    OUTBREAK_DAY + timedelta(days=9),
+    12,
+    {"areas": [10, 11]},
+)
 WAVE = Truth("seasonal_influenza", "case.influenza", "district", 1, date(2026, 1, 5), date(2026, 3, 10), 0)
 
 
@@ -158,7 +174,8 @@ WAVE = Truth("seasonal_influenza", "case.influenza", "district", 1, date(2026, 1
         (HFMD, a(OUTBREAK_DAY, 10, signal="case.hfmd", kind="community"), True),
         (HFMD, a(OUTBREAK_DAY, 11, signal="case.hfmd", kind="community"), True),  # a neighbour in detail.areas
         (HFMD, a(OUTBREAK_DAY, 12, signal="case.hfmd", kind="community"), False),
-        (HFMD, a(OUTBREAK_DAY, 12, signal="case.hfmd", kind="community", areas=(12, 11)), True),  # a scan cluster reaching in
+        # a scan cluster centred outside that reaches into the outbreak's communities
+        (HFMD, a(OUTBREAK_DAY, 12, signal="case.hfmd", kind="community", areas=(12, 11)), True),
         (HFMD, a(OUTBREAK_DAY, 2, signal="case.hfmd", kind="town"), True),
         (HFMD, a(OUTBREAK_DAY, 3, signal="case.hfmd", kind="town"), False),
         (HFMD, a(OUTBREAK_DAY, 100, signal="case.hfmd", kind="school"), True),  # a school in the outbreak's town
@@ -179,14 +196,14 @@ def test_matching_rule(truth: Truth, alarm: Alarm, expected: bool) -> None:
 
 def test_series_are_the_platforms_cells() -> None:
     feeds = hand_made_feeds()
-    blocks = build_series(feeds, DISTRICT.places, [("absence.respiratory", "class", False), ("absence.all", "school", True)])
+    blocks = build_series(
+        feeds, DISTRICT.places, [("absence.respiratory", "class", False), ("absence.all", "school", True)]
+    )
     columns = {k: np.asarray(v) for k, v in feeds.rows[Feed.SCHOOL_ABSENCE].items()}
     columns["day"] = columns["day"].astype("datetime64[D]")
     for (signal, kind, weekly), block in blocks.items():
         cells = aggregate(contributions(Feed.SCHOOL_ABSENCE, columns, DISTRICT.places), weekly=weekly)
-        expected = {
-            (p, d): v for s, k, p, d, v, _den in cells.rows() if (s, k) == (signal, kind)
-        }
+        expected = {(p, d): v for s, k, p, d, v, _den in cells.rows() if (s, k) == (signal, kind)}
         got = {
             (int(p), block.axis[j].astype(object)): block.counts[i, j]
             for i, p in enumerate(block.places)
@@ -201,7 +218,9 @@ def test_the_window_must_fit_the_feeds() -> None:
 
 
 def test_a_generated_district_end_to_end() -> None:
-    feeds, district = simulate_district(residents=5_000, seed=3, as_of=date(2026, 11, 25), days=120, outbreaks_per_year=24)
+    feeds, district = simulate_district(
+        residents=5_000, seed=3, as_of=date(2026, 11, 25), days=120, outbreaks_per_year=24
+    )
     report = evaluate_district(feeds, district, DEFAULTS_V1, eval_days=90, scan_replications=99)
     assert [k.kind for k in report.by_kind][: len(OUTBREAK_KINDS)] == list(OUTBREAK_KINDS)
     assert report.by_kind[-1].kind == "all"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-COMMAND = [sys.executable, "-m", "healthbrain.surveillance.evaluate_cli"]
+COMMAND = [sys.executable, "-m", "healthbrain", "surveillance", "evaluate"]
 WIDE = {**os.environ, "COLUMNS": "220"}  # rich wraps tables to the terminal; keep headers on one line
 
 

@@ -12,8 +12,10 @@ import typer
 from rich.table import Table
 
 from healthbrain.cli_common import DatabaseOpt, console, open_database, settings_for
+from healthbrain.surveillance.evaluate_cli import evaluate
 
 app = typer.Typer(help="Infectious-disease early warning (传染病多点触发预警).", no_args_is_help=True)
+app.command("evaluate")(evaluate)
 
 
 def _principal(session, username: str | None):  # type: ignore[no-untyped-def]

@@ -131,13 +131,16 @@ def definitions(*, scan_replications: int = SCAN_REPLICATIONS) -> tuple[str, ...
         f"[first day, last day + {MATCH_AFTER_DAYS}]",
         "places: school outbreaks — the school and its classes; community HFMD — the outbreak's communities "
         "(detail.areas), their towns and the schools and classes in those towns, or a scan cluster that "
-        "includes one of the communities; seasonal influenza — any district, town or institution series",
+        "includes one of the communities; seasonal influenza — any district, town or institution series "
+        "(a district series is matched to the wave only, not to a local cluster it contains)",
         "an episode is true when its first alarm matches an outbreak; an outbreak is detected by any "
         "matching alarm (also one that extends an episode opened earlier); days to detection = first "
         "matching alarm − first day",
         "outbreaks are judged when they start in the evaluated days; sensitivity = detected / outbreaks",
         "PPV = true episodes / episodes; false alarms per area-week = false episodes / (places watched × weeks)",
         "background noise makes real small clusters that are not in the truth: their episodes count as false alarms",
+        "false, during an outbreak: false episodes that began inside some outbreak's match window without matching "
+        "it by signal or place (absences raised by the influenza wave, a district series lifted by a local cluster)",
         f"space–time scan: run for each evaluated day with {scan_replications} replications (the platform uses 999)",
         f"signal families: {families}",
     )
@@ -592,7 +595,10 @@ class EpisodeCounts:
     label: str
     episodes: int
     true: int
-    false_in_wave: int  # false episodes that began during an influenza wave
+    # False episodes that began while some outbreak was on (in its match window) but did not match
+    # it by signal or place: absences raised by the influenza wave, or a district series lifted by
+    # a local cluster. They show how much the place and signal rules decide.
+    false_during_outbreak: int
     places: int
     weeks: float
 
@@ -723,7 +729,7 @@ class DistrictReport:
             "episodes": c.episodes,
             "true": c.true,
             "false": c.false,
-            "false_in_influenza_wave": c.false_in_wave,
+            "false_during_an_outbreak": c.false_during_outbreak,
             "places": c.places,
             "ppv": num(c.ppv),
             "false_per_area_week": num(c.false_per_area_week),
@@ -739,16 +745,14 @@ def _first_match(truth: Truth, alarms: Sequence[Alarm], district: District) -> A
 def _score_episodes(
     label: str, items: Sequence[Episode], truth: Sequence[Truth], district: District, *, places: int, weeks: float
 ) -> EpisodeCounts:
-    waves = [
-        (t.first_day, t.last_day + timedelta(days=MATCH_AFTER_DAYS)) for t in truth if t.kind == "seasonal_influenza"
-    ]
-    true = in_wave = 0
+    windows = [(t.first_day, t.last_day + timedelta(days=MATCH_AFTER_DAYS)) for t in truth]
+    true = during = 0
     for e in items:
         if any(matches(t, e.alarms[0], district) for t in truth):
             true += 1
-        elif any(a <= e.first <= b for a, b in waves):
-            in_wave += 1
-    return EpisodeCounts(label, len(items), true, in_wave, places, weeks)
+        elif any(a <= e.first <= b for a, b in windows):
+            during += 1
+    return EpisodeCounts(label, len(items), true, during, places, weeks)
 
 
 def evaluate_district(

@@ -151,7 +151,7 @@ def _district_part(
         "episodes",
         "true",
         "false",
-        "false in flu wave",
+        "false, during an outbreak",
         "PPV",
         "false / area-week",
         title="Alert episodes",
@@ -163,7 +163,7 @@ def _district_part(
             str(c.episodes),
             str(c.true),
             str(c.false),
-            str(c.false_in_wave),
+            str(c.false_during_outbreak),
             _pct(c.ppv),
             _num(c.false_per_area_week, 4),
             style="bold" if c.label == "all" else None,
@@ -344,9 +344,3 @@ def evaluate(
     if json_path is not None:
         json_path.write_text(json.dumps(_clean(results), ensure_ascii=False, indent=2), encoding="utf-8")
         console.print(f"results written to {json_path}")
-
-
-if __name__ == "__main__":  # `python -m healthbrain.surveillance.evaluate_cli` until the CLI registers it
-    from healthbrain.surveillance import evaluate_cli as _module  # by its import name, so workers can unpickle
-
-    typer.run(_module.evaluate)

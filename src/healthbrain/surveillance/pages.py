@@ -32,7 +32,7 @@ from healthbrain.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-OPEN_STATUSES = ("new", "verifying", "monitoring", "risk_assessment", "responding")
+OPEN_STATUSES = service.OPEN_STATUSES
 STATUSES = (*OPEN_STATUSES, "dismissed", "closed")
 FEED_GROUPS = ("absence", "fever_clinic", "pharmacy", "lab", "case")
 
@@ -67,7 +67,7 @@ def console_page(
     alerts, total = service.list_alerts(
         session, principal=principal, filters=filters, language=language, limit=PAGE_SIZE, offset=offset
     )
-    open_by_grade, open_overdue = _open_summary(session, principal, language)
+    overview = service.summary(session, principal=principal, language=language, latest=0)
     context = {
         "alerts": alerts,
         "total": total,
@@ -82,35 +82,12 @@ def console_page(
         "grades": GRADES,
         "groups": FEED_GROUPS,
         "towns": repository.towns(session),
-        "open_by_grade": open_by_grade,
-        "open_overdue": open_overdue,
+        "open_by_grade": overview.open_by_grade,
+        "open_overdue": overview.overdue,
         "map": _town_map(session),
     }
     template = "surveillance/_alerts.html" if request.headers.get("hx-request") else "surveillance/console.html"
     return render(request, template, context, principal=principal)
-
-
-def _open_summary(session: Session, principal: Principal, language: str) -> tuple[dict[str, int], int]:
-    by_grade: dict[str, int] = {}
-    for g in GRADES:
-        _rows, n = service.list_alerts(
-            session,
-            principal=principal,
-            filters=service.AlertFilter(statuses=OPEN_STATUSES, grades=(g,)),
-            language=language,
-            limit=1,
-            offset=0,
-        )
-        by_grade[g] = n
-    _rows, late = service.list_alerts(
-        session,
-        principal=principal,
-        filters=service.AlertFilter(statuses=OPEN_STATUSES, overdue_only=True),
-        language=language,
-        limit=1,
-        offset=0,
-    )
-    return by_grade, late
 
 
 def _town_map(session: Session) -> str:

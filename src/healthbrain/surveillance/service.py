@@ -396,3 +396,47 @@ def list_channels(session: Session, *, principal: Principal) -> list[Notificatio
 
 def usernames(session: Session, user_ids: set[int]) -> dict[int, str]:
     return repository.display_names(session, user_ids)
+
+
+OPEN_STATUSES = ("new", "verifying", "monitoring", "risk_assessment", "responding")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What the CDC's and the bureau's home pages and the console's tiles show."""
+
+    open_by_grade: dict[str, int]
+    overdue: int
+    latest: list[AlertOut]
+
+
+def summary(session: Session, *, principal: Principal, language: str, latest: int = 8) -> Summary:
+    from healthbrain.surveillance.definitions import GRADES
+
+    by_grade = {}
+    for grade in GRADES:
+        _rows, by_grade[grade] = list_alerts(
+            session,
+            principal=principal,
+            filters=AlertFilter(statuses=OPEN_STATUSES, grades=(grade,)),
+            language=language,
+            limit=1,
+            offset=0,
+        )
+    _rows, late = list_alerts(
+        session,
+        principal=principal,
+        filters=AlertFilter(statuses=OPEN_STATUSES, overdue_only=True),
+        language=language,
+        limit=1,
+        offset=0,
+    )
+    rows, _total = list_alerts(
+        session,
+        principal=principal,
+        filters=AlertFilter(statuses=OPEN_STATUSES),
+        language=language,
+        limit=latest,
+        offset=0,
+    )
+    return Summary(by_grade, late, rows)

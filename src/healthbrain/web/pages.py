@@ -24,14 +24,15 @@ from healthbrain.geo.pages import router as geo_pages
 from healthbrain.people import service as people
 from healthbrain.people.pages import router as people_pages
 from healthbrain.records import service as records
+from healthbrain.surveillance import service as surveillance
 from healthbrain.surveillance.pages import router as surveillance_pages
-from healthbrain.web.deps import LANGUAGE_COOKIE, SessionDep
+from healthbrain.web.deps import LANGUAGE_COOKIE, LanguageDep, SessionDep
 from healthbrain.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 
-def _home_context(session: Session, principal: Principal) -> dict[str, Any]:
+def _home_context(session: Session, principal: Principal, language: str) -> dict[str, Any]:
     """What each role sees first."""
     context: dict[str, Any] = {}
     if principal.institution_id is not None:
@@ -48,6 +49,7 @@ def _home_context(session: Session, principal: Principal) -> dict[str, Any]:
             context["teams"] = geo.teams_out(session, teams)
             context["counts"] = people.key_population_counts(session, principal=principal)
         case Role.BUREAU | Role.CDC:
+            context["alerts"] = surveillance.summary(session, principal=principal, language=language)
             context["counts"] = people.key_population_counts(session, principal=principal)
             context["overview"] = district_overview(session)
         case Role.DATA_SUBMITTER:
@@ -63,8 +65,8 @@ def _home_context(session: Session, principal: Principal) -> dict[str, Any]:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
-    return render(request, "home.html", _home_context(session, principal), principal=principal)
+def home(request: Request, session: SessionDep, principal: PrincipalDep, language: LanguageDep) -> Response:
+    return render(request, "home.html", _home_context(session, principal, language), principal=principal)
 
 
 @router.get("/lang/{language}")
