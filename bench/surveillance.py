@@ -60,7 +60,7 @@ def _http(method: str, url: str, token: str, body: Any = None) -> tuple[int, Any
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def alert_latency(*, residents: int, trials: int, postgres: str | None, port: int) -> dict[str, Any]:
