@@ -22,19 +22,21 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
 from healthbrain.surveillance.detectors.base import Detection
-from healthbrain.surveillance.detectors.ears import ears
+from healthbrain.surveillance.detectors.ears import EarsMethod, ears
 from healthbrain.surveillance.detectors.farrington import farrington_flexible
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "tests" / "data" / "rsurveillance"
 B, W = 5, 3
 EARS_FIRST_T = 12  # the reference range 12:n (C3 needs baseline + 4 points before)
+EARS_METHODS: tuple[EarsMethod, ...] = ("C1", "C2", "C3")
 
 R_SCRIPT = (
     r"""
@@ -184,19 +186,15 @@ def run(name_filter: str | None = None, *, with_r: bool = True) -> dict[str, obj
             first = s.freq * B + W  # 0-based index of R's first = freq * b + w + 1
             if len(s.observed) > first + 1:
                 seconds, result = best_of(
-                    lambda s=s, first=first: farrington_flexible(
-                        s.observed, freq=s.freq, start=first, b=B, w=W, dates=s.dates
-                    )
+                    partial(farrington_flexible, s.observed, freq=s.freq, start=first, b=B, w=W, dates=s.dates)
                 )
                 row.points_ff, row.hb_ff = len(result), seconds
                 if r_times is not None:
                     row.r_ff = r_times.get((s.name, "farringtonFlexible"))
                     _compare(row, result, workdir / f"{s.name}.farringtonFlexible.csv")
             r_ears = 0.0
-            for method in ("C1", "C2", "C3"):
-                seconds, result = best_of(
-                    lambda s=s, method=method: ears(s.observed, method=method, start=EARS_FIRST_T - 1)  # type: ignore[arg-type]
-                )
+            for method in EARS_METHODS:
+                seconds, result = best_of(partial(ears, s.observed, method=method, start=EARS_FIRST_T - 1))
                 row.hb_ears += seconds
                 row.points_ears += len(result)
                 if r_times is not None:

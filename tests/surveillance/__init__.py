@@ -1,6 +1,6 @@
-"""Tests of the surveillance detectors; helpers that read R ``surveillance``'s reference outputs
-(``tests/data/rsurveillance``: ``NAME.series.csv`` and ``NAME.METHOD.csv``, made by
-``make_reference.R`` and ``make_cusum_reference.R``)."""
+"""Tests of the surveillance domain. The helpers here read R ``surveillance``'s reference outputs
+for the detector tests (``tests/data/rsurveillance``: ``NAME.series.csv`` and ``NAME.METHOD.csv``,
+made by ``make_reference.R`` and ``make_cusum_reference.R``)."""
 
 from __future__ import annotations
 

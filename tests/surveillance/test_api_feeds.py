@@ -134,7 +134,17 @@ def test_bad_rows_are_answered_with_row_and_field_and_kept(client: TestClient, w
     assert (8, None) in errors
     assert (9, None) in errors  # row 1 again within the batch
     messages = {e["row"]: e["message"] for e in result["errors"]}
-    assert "sneezing" in messages[2] and "not registered" in messages[4]
+    assert "sneezing" in messages[2] and "没有登记班级" in messages[4]  # in the sender's language (zh-CN by default)
+    english = client.post(
+        f"{FEEDS}/school_absence",
+        headers={**bearer(world, "school"), "Accept-Language": "en"},
+        json={"rows": rows[1:4]},
+    ).json()
+    assert [e["message"] for e in english["errors"]] == [
+        "unknown cause 'sneezing'",
+        f"{future.isoformat()} is in the future",
+        "class '九年级9班' is not registered at this school: give grade and enrolled to register it",
+    ]
     kept = session.scalars(select(IngestRejection).where(IngestRejection.batch_id == result["batch_id"])).all()
     assert [k.row_number for k in kept] == [2, 3, 4, 5, 6, 7, 8, 9]
     assert json.loads(kept[0].payload)["cause"] == "sneezing"
@@ -146,7 +156,7 @@ def test_a_submitter_sends_only_for_their_own_institution(client: TestClient, wo
     own = client.post(f"{FEEDS}/pharmacy", headers=bearer(world, "pharmacy"), json={"rows": [sale]}).json()
     assert own["inserted"] == 1
     other = client.post(f"{FEEDS}/pharmacy", headers=bearer(world, "school"), json={"rows": [sale]}).json()
-    assert other["rejected"] == 1 and "own institution" in other["errors"][0]["message"]
+    assert other["rejected"] == 1 and other["errors"][0]["message"] == "只能报送本机构的数据"
     assert (
         client.post(f"{FEEDS}/pharmacy", headers=bearer(world, "doctor_a1"), json={"rows": [sale]}).status_code == 403
     )

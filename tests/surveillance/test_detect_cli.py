@@ -48,7 +48,38 @@ def test_ears_c1_reproduces_r(tmp_path: Path) -> None:
     threshold = np.array([float("nan") if r["threshold"] == "NA" else float(r["threshold"]) for r in rows])
     assert close(threshold, ref.upperbound, 1e-6).all()
     assert [int(r["alarm"]) for r in rows] == ref.alarm.tolist()
-    assert list(rows[0]) == ["t", "date", "observed", "threshold", "alarm"]  # the date is carried through
+    assert list(rows[0]) == ["t", "observed", "threshold", "alarm"]
+
+
+@pytest.mark.parametrize(
+    ("series", "method", "reference", "freq"),
+    [
+        ("ha__chwi", "ears-c3", "earsC3", "52"),  # R says NA (not 0) where C3 has no bound
+        ("salmNewport__Bavaria", "farrington-flexible", "farringtonFlexible", "52"),  # dated weekly
+        ("rotaBB__00_04", "farrington-flexible", "farringtonFlexible", "12"),  # dated monthly
+    ],
+)
+def test_the_output_file_reads_as_r_does(tmp_path: Path, series: str, method: str, reference: str, freq: str) -> None:
+    """The file a checker compares with R's, row for row: same t, threshold and alarm (NA included);
+    a series R holds with dates takes Farrington's reference weeks by date."""
+    out = tmp_path / "out.csv"
+    result = healthbrain(
+        "detect", "--method", method, "--input", REFERENCE / f"{series}.series.csv", "--freq", freq, "--output", out
+    )
+    assert result.returncode == 0, result.stderr
+    ours = {r["t"]: r for r in read_output(out)}
+    with (REFERENCE / f"{series}.{reference}.csv").open() as fh:
+        theirs = list(csv.DictReader(fh))
+    assert len(theirs) > 20
+    for row in theirs:
+        mine = ours[row["t"]]
+        assert mine["alarm"] == row["alarm"], row
+        if row["upperbound"] == "NA":
+            assert mine["threshold"] == "NA", row
+        else:
+            assert abs(float(mine["threshold"]) - float(row["upperbound"])) <= 1e-6 * max(
+                1.0, abs(float(row["upperbound"]))
+            )
 
 
 def test_farrington_defaults_start_after_five_years_and_write_na(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_c2_leaves_a_two_point_guard_band() -> None:
 def test_constant_series_has_the_mean_as_threshold_and_no_alarm() -> None:
     x = np.full(30, 4.0)
     for method in ("C1", "C2"):
-        result = ears(x, method=method)  # type: ignore[arg-type]
+        result = ears(x, method=method)
         assert (result.threshold == 4.0).all()
         assert not result.alarm.any()
 

@@ -99,6 +99,20 @@ def test_an_outbreak_week_alarms() -> None:
     assert result.threshold[-1] < 40
 
 
+def test_no_model_with_or_without_trend_gives_no_threshold() -> None:
+    # Nothing for four and a half years, then about two cases a week: at some weeks the GLM
+    # converges neither with nor without trend within 25 IRLS iterations; R returns no model
+    # there (upper bound and alarm NA) even with enough recent cases, and so do we.
+    x = np.zeros(300)
+    x[250:] = np.random.default_rng(3).poisson(2, 50)
+    result = farrington_flexible(x, freq=52)
+    recent = np.array([x[k - 3 : k + 1].sum() for k in result.index])
+    no_model = np.isnan(result.threshold) & (recent >= 5)
+    assert no_model.any()
+    assert not result.alarm[no_model].any()
+    assert np.isnan(result.score[no_model]).all()
+
+
 def test_too_short_raises_insufficient_history() -> None:
     with pytest.raises(InsufficientHistory):
         farrington_flexible(np.ones(263), freq=52)

@@ -16,14 +16,13 @@ from healthbrain.surveillance.definitions import Feed
 from healthbrain.surveillance.district_eval import (
     OUTBREAK_KINDS,
     Alarm,
-    District,
     build_series,
     episodes,
     evaluate_district,
-    matches,
     simulate_district,
 )
 from healthbrain.surveillance.series import PlaceIndex, aggregate, contributions
+from healthbrain.surveillance.truth import District, matches
 
 FIRST, LAST = date(2026, 3, 2), date(2026, 3, 31)  # a Monday; no holiday in March
 OUTBREAK_DAY = date(2026, 3, 18)

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from healthbrain.core.i18n import translate
 from healthbrain.core.schemas import storable_text_problem
 
 
@@ -45,3 +46,18 @@ class Rejects:
     @property
     def numbers(self) -> set[int]:
         return {n for n, _raw, _errs in self.rows}
+
+
+def validation_messages(exc: ValidationError, language: str) -> list[tuple[str | None, str]]:
+    """(field path, message in the reader's language) for each error of a row's validation: the
+    error's type names a message (``validation.<type>``, or a domain's own key for custom errors),
+    Pydantic's English text is the fallback."""
+    out: list[tuple[str | None, str]] = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or None
+        params = {k: v for k, v in (err.get("ctx") or {}).items()}
+        params.setdefault("input", err.get("input"))
+        key = err["type"] if "." in err["type"] else f"validation.{err['type']}"
+        message = translate(key, language, **params)
+        out.append((where, err["msg"] if message == key else message))
+    return out

@@ -6,6 +6,7 @@ response, so that the demo opens on a console with live and worked warnings."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -13,12 +14,14 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from healthbrain.core.bulk import bulk_insert, db_datetime
-from healthbrain.core.time import SHANGHAI
-from healthbrain.sim.feeds import Feeds
-from healthbrain.surveillance import ingest, repository, tasks, workflow
+from healthbrain.core.time import SHANGHAI, utcnow
+from healthbrain.sim.feeds import Feeds, Truth
+from healthbrain.surveillance import ingest, repository, service, tasks, workflow
 from healthbrain.surveillance.definitions import Feed
 from healthbrain.surveillance.models import OutbreakTruth, SchoolHoliday
 from healthbrain.surveillance.schemas import AlertAction
+from healthbrain.surveillance.series import contributions
+from healthbrain.surveillance.truth import District, matches
 
 Progress = Callable[[str, int, int], None]
 
@@ -48,40 +51,47 @@ def _merge_absence(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
 def _received(feed: Feed, values: dict[str, Any]) -> datetime:
     """When a row would have arrived: a case when it was reported, a daily count that evening."""
     if feed == Feed.CASE:
-        stamp = values["reported_at"]
-        if isinstance(stamp, np.datetime64):
-            stamp = stamp.astype("datetime64[us]").item()
-        assert isinstance(stamp, datetime)
-        return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+        stamp: datetime = values["reported_at"]
+        return stamp
     return datetime.combine(values["day"], time(18, 0), tzinfo=SHANGHAI).astimezone(UTC)
 
 
+def _storage(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return db_datetime(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
 def load_feeds(session: Session, feeds: Feeds, *, progress: Progress) -> dict[str, int]:
+    """Insert the feeds with their natural keys, the calendar and the truth, then write the
+    count series computed from the same columns (no read-back: the series come from
+    ``series.contributions`` as on the ingestion path)."""
     counts: dict[str, int] = {}
+    places = repository.place_index(session)
+    parts = []
     for feed, raw in feeds.rows.items():
         columns = _merge_absence(raw) if feed == Feed.SCHOOL_ABSENCE else dict(raw)
-        if feed == Feed.CASE:
-            columns["deleted"] = [False] * len(columns["card_no"])
-            columns["died"] = [False] * len(columns["card_no"])
         spec = ingest.SPECS[feed]
-        names = [c for c in spec.columns if c in columns]
-        n = len(columns[names[0]]) if names else 0
+        n = len(next(iter(columns.values()))) if columns else 0
+        if feed == Feed.CASE:
+            columns["deleted"] = [False] * n
+            columns["died"] = [False] * n
+        names = [c for c in (*spec.columns, "died") if c in columns]
         progress(f"feed {feed}", 0, n)
-        rows = []
-        for i in range(n):
-            values = {c: columns[c][i] for c in names}
-            if feed == Feed.CASE:
-                values["reported_at"] = _received(feed, values)
-            received = db_datetime(_received(feed, values))
-            row = [
-                db_datetime(v) if isinstance(v, datetime) else v.isoformat() if isinstance(v, date) else v
-                for v in values.values()
-            ]
-            rows.append((*row, ingest.natural_key(feed, values), 1, received, received))
+        received = [
+            db_datetime(_received(feed, {c: columns[c][i] for c in ("day", "reported_at") if c in columns}))
+            for i in range(n)
+        ]
+        keys = [ingest.natural_key(feed, {c: columns[c][i] for c in names}) for i in range(n)]
+        stored = [[_storage(v) for v in columns[c]] for c in names]
+        rows = zip(*stored, keys, [1] * n, received, received, strict=True)
         table = spec.model.__table__
         counts[table.name] = bulk_insert(
             session, table, [*names, "natural_key", "revision", "received_at", "updated_at"], rows
         )
+        parts.append(contributions(feed, ingest.column_arrays(feed, columns), places))
         progress(f"feed {feed}", n, n)
     session.add_all(SchoolHoliday(name=name, first_day=a, last_day=b) for name, a, b in feeds.holidays)
     session.add_all(
@@ -99,9 +109,18 @@ def load_feeds(session: Session, feeds: Feeds, *, progress: Progress) -> dict[st
     )
     session.flush()
     progress("series", 0, 1)
-    counts.update(ingest.rebuild_series(session))
+    counts.update(ingest.write_series(session, parts))
     progress("series", 1, 1)
     return counts
+
+
+@dataclass(frozen=True)
+class _AlertAt:
+    signal: str
+    place_kind: str
+    place_id: int
+    day: date
+    areas: tuple[int, ...]
 
 
 def _plan(alert: Any, matched: bool, rng: np.random.Generator) -> list[tuple[datetime, str, str | None, str | None]]:
@@ -133,35 +152,40 @@ def backfill_alerts(
     session: Session, *, as_of: date, days: int, rng: np.random.Generator, progress: Progress
 ) -> dict[str, int]:
     """Run the detection pass for each of the last ``days`` days as it would have run that evening,
-    answering the alerts as the days go by, so that the demo opens on a console with live and
-    worked warnings and the response indicators have data."""
+    answering the alerts as the days go by (knowing the truth, as the field investigation would),
+    so that the demo opens on a console with live and worked warnings and the response
+    indicators have data."""
     first = as_of - timedelta(days=days - 1)
-    truth = [(t.place_kind, t.place_id, t.first_day, t.last_day) for t in repository.truths(session)]
+    truth = [
+        Truth(t.kind, t.signal, t.place_kind, t.place_id, t.first_day, t.last_day, t.cases, t.detail or {})
+        for t in repository.truths(session)
+    ]
+    district = District(
+        places=repository.place_index(session),
+        school_of_class=repository.class_school(session, None),
+        communities=tuple((i, x or 0.0, y or 0.0) for i, x, y in repository.communities(session)),
+    )
     plans: dict[int, list[tuple[datetime, str, str | None, str | None]]] = {}
     for k in range(days):
         day = first + timedelta(days=k)
-        evening = datetime.combine(day, time(20, 0), tzinfo=SHANGHAI).astimezone(UTC)
+        # The pass runs in the evening; a district built in the morning has not had today's yet.
+        evening = min(datetime.combine(day, time(20, 0), tzinfo=SHANGHAI).astimezone(UTC), utcnow())
         tasks.run_pass(session, day=day, now=evening, received_at=evening - timedelta(minutes=int(rng.integers(5, 90))))
         for alert in repository.all_alerts(session):
             if alert.id not in plans:
-                matched = any(
-                    kind == alert.place_kind
-                    and place == alert.place_id
-                    and a <= alert.last_day
-                    and alert.first_day <= b + timedelta(days=7)
-                    for kind, place, a, b in truth
-                )
-                plans[alert.id] = _plan(alert, matched, rng)
+                areas = tuple(service.alert_cluster_areas(session, alert))
+                at = _AlertAt(alert.signal, alert.place_kind, alert.place_id, alert.first_day, areas)
+                plans[alert.id] = _plan(alert, any(matches(t, at, district) for t in truth), rng)
         until = evening + timedelta(hours=23, minutes=59) if k < days - 1 else evening
         for alert_id, steps in plans.items():
             while steps and steps[0][0] <= until:
-                at, action, note, outcome = steps.pop(0)
+                at_time, action, note, outcome = steps.pop(0)
                 workflow.act(
                     session,
                     principal=tasks.SYSTEM_PRINCIPAL,
                     alert_id=alert_id,
                     data=AlertAction(action=action, note=note, outcome=outcome),
-                    now=at,
+                    now=at_time,
                 )
         progress("alerts", k + 1, days)
     return {"alerts": len(plans)}

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from healthbrain.surveillance.definitions import (
+    DISEASES,
     EMERGENCY_REPORT_HOURS,
     FIRST_RESPONSE_HOURS,
     FIXED_THRESHOLD_DISEASES,
@@ -180,7 +181,7 @@ def _defaults() -> list[Default]:
             Default(
                 f"school.{disease}.week20",
                 f"学校一周内≥20例{zh}",
-                f"School: ≥ 20 cases of {disease.replace('_', ' ')} in a week",
+                f"School: ≥ 20 cases of {DISEASES[disease].name_en.lower()} in a week",
                 f"case.{disease}",
                 "school",
                 "window",
@@ -296,8 +297,8 @@ def _defaults() -> list[Default]:
         out.append(
             Default(
                 f"fixed.{disease}",
-                f"单病例预警：{disease}",
-                f"One case is a signal: {disease}",
+                f"单病例预警：{DISEASES[disease].name_zh}",
+                f"One case is a signal: {DISEASES[disease].name_en}",
                 f"case.{disease}",
                 "district",
                 "fixed",
@@ -319,8 +320,8 @@ def _defaults() -> list[Default]:
         out.append(
             Default(
                 f"cidars.{disease}",
-                f"移动百分位数法（P{percentile}）：{disease}",
-                f"Moving percentile (P{percentile}): {disease}",
+                f"移动百分位数法（P{percentile}）：{DISEASES[disease].name_zh}",
+                f"Moving percentile (P{percentile}): {DISEASES[disease].name_en}",
                 f"case.{disease}",
                 "district",
                 "percentile",
@@ -333,8 +334,8 @@ def _defaults() -> list[Default]:
         out.append(
             Default(
                 f"farrington.{disease}",
-                f"Farrington 改进法（按周）：{disease}",
-                f"Farrington flexible (weekly): {disease}",
+                f"Farrington 改进法（按周）：{DISEASES[disease].name_zh}",
+                f"Farrington flexible (weekly): {DISEASES[disease].name_en}",
                 f"case.{disease}",
                 "district",
                 "farrington-flexible",
@@ -363,9 +364,9 @@ def _defaults() -> list[Default]:
             "fever_clinic.visits",
             "institution",
             "ears-c2",
-            {"alpha": 0.001},
+            {"alpha": 0.001, "min_sigma": 1.0},
             "blue",
-            source=_EARS,
+            source=_EARS + "; σ ≥ 1 visit, for small clinics",
         ),
         Default(
             "pharmacy.antipyretic.ears",

@@ -1,9 +1,10 @@
 """``healthbrain detect``: run one temporal detector on a count series from a CSV file.
 
 Input: a CSV with columns ``t`` (1-based, consecutive) and ``observed`` (non-negative counts);
-``date`` is carried through to the output when present; other columns (R reference files have
-``state``) are ignored. Output: ``t[,date],observed,threshold,alarm`` from ``--from`` on, the
-threshold ``NA`` where the method gives none (as R), the alarm 0/1. For ``fixed`` and ``window``
+``date`` is optional: when every row has a calendar date (YYYY-MM-DD), Farrington flexible takes
+its reference weeks by date, as R does for a series it holds with dates; other columns (R
+reference files have ``state``) are ignored. Output: ``t,observed,threshold,alarm`` from ``--from`` on, the
+threshold ``NA`` where the method gives none (as R), the alarm 0/1 (``NA`` where R's earsC has none). For ``fixed`` and ``window``
 the threshold is the alarm level (a count equal to it alarms); for the others it is the upper
 bound the count must exceed.
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -34,6 +35,31 @@ def _fmt(value: float) -> str:
     if value.is_integer() and abs(value) < 2**53:
         return str(int(value))
     return repr(value)
+
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def _alarm(method: str, alarm: bool, threshold: float) -> str:
+    """0/1, or NA where R's earsC gives NA (no upper bound: a zero standard deviation in C3), so
+    the file reads as R's does; R's farringtonFlexible says 0 where it has no bound, and so do we."""
+    if method.startswith("ears-") and math.isnan(threshold):
+        return "NA"
+    return "1" if alarm else "0"
+
+
+def _iso_dates(dates: list[str] | None) -> np.ndarray | None:
+    """The dates as datetime64 when every row has a calendar date (R's epochAsDate series), else
+    None (R's reference outputs number the weeks of undated series: "  1", "  2" …)."""
+    import numpy as np
+
+    if not dates or not all(len(d) == 10 and d[4] == "-" and d[7] == "-" for d in dates):
+        return None
+    try:
+        return np.array(dates, dtype="datetime64[D]")
+    except ValueError:
+        return None
 
 
 def _read_series(path: Path) -> tuple[list[int], list[str] | None, list[float]]:
@@ -100,9 +126,7 @@ def detect(
     freq: Annotated[int, typer.Option("--freq", help="Points per year: 52 weekly, 7 (or 364) daily, 12 monthly.")],
     output: Annotated[
         Path,
-        typer.Option(
-            "--output", help="CSV to write: t,observed,threshold,alarm (and date after t when the input has it)."
-        ),
+        typer.Option("--output", help="CSV to write: t,observed,threshold,alarm."),
     ],
     from_t: Annotated[
         int | None, typer.Option("--from", help="First t to evaluate (default: the first with enough history).")
@@ -135,7 +159,7 @@ def detect(
             fail(f"--from {from_t} is outside the series (t = {ts[0]} … {ts[-1]})")
         start = from_t - ts[0]
     try:
-        result = run_method(method, counts, params, freq=freq, start=start)
+        result = run_method(method, counts, params, freq=freq, start=start, dates=_iso_dates(dates))
     except InsufficientHistory as error:
         if error.start is not None:
             fail(
@@ -145,11 +169,7 @@ def detect(
         fail(f"{method}: the series has {error.available} points; the method needs at least {error.needed}")
     except (InvalidParams, InvalidSeries) as error:
         fail(f"bad --param: {error}" if isinstance(error, InvalidParams) else str(error))
-    header = (
-        ["t", "date", "observed", "threshold", "alarm"]
-        if dates is not None
-        else ["t", "observed", "threshold", "alarm"]
-    )
+    header = ["t", "observed", "threshold", "alarm"]
     try:
         with output.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle, lineterminator="\n")
@@ -159,10 +179,9 @@ def detect(
             ):
                 row = [
                     str(ts[i]),
-                    *([dates[i]] if dates is not None else []),
                     _fmt(counts[i]),
                     _fmt(threshold),
-                    "1" if alarm else "0",
+                    _alarm(method, alarm, threshold),
                 ]
                 writer.writerow(row)
     except OSError as error:

@@ -202,6 +202,7 @@ def error_report_xlsx(feed: Feed, rejections: list[IngestRejection]) -> bytes:
     assert sheet is not None
     sheet.title = "rejected"
     columns = COLUMNS[feed]
+    headers = {name: zh for name, zh, _e, _x in columns}
     sheet.append([zh for _n, zh, _e, _x in columns] + [ERRORS_HEADER, ROW_HEADER])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -212,7 +213,10 @@ def error_report_xlsx(feed: Feed, rejections: list[IngestRejection]) -> bytes:
         except json.JSONDecodeError:
             raw = {}
         values = [raw.get(name) if isinstance(raw, dict) else None for name, _zh, _e, _x in columns]
-        reasons = "; ".join(f"{e.get('field') or ''}: {e.get('message', '')}".strip(": ") for e in r.errors)
+        reasons = "; ".join(
+            f"{headers.get(e.get('field') or '', e.get('field') or '')}: {e.get('message', '')}".strip(": ")
+            for e in r.errors
+        )
         sheet.append(
             [
                 *[v if isinstance(v, str | int | float | bool) or v is None else str(v) for v in values],

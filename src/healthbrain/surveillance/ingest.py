@@ -12,7 +12,7 @@ request returns.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -25,7 +25,8 @@ from healthbrain.auth import audit
 from healthbrain.auth.roles import Permission, Scope
 from healthbrain.auth.scope import Principal
 from healthbrain.core.errors import InvalidInput
-from healthbrain.core.ingest import Rejects, RowError, validation_reasons, verbatim_json
+from healthbrain.core.i18n import DEFAULT_LANGUAGE, translate
+from healthbrain.core.ingest import Rejects, RowError, validation_messages, verbatim_json
 from healthbrain.core.schemas import InputModel
 from healthbrain.core.time import local_today, utcnow
 from healthbrain.people.resident_id import ResidentIdError, parse
@@ -43,15 +44,13 @@ from healthbrain.surveillance.schemas import (
     SchoolAbsenceIn,
 )
 from healthbrain.surveillance.series import (
-    Cells,
     Contributions,
-    Sums,
     aggregate,
     concat,
     concat_sums,
     contributions,
+    storage_columns,
     sum_cells,
-    to_cells,
 )
 
 EARLIEST_DAY = date(2000, 1, 1)
@@ -148,24 +147,33 @@ class _Row:
     key: str = ""
 
 
-def _parse(spec: FeedSpec, rows: Sequence[tuple[int, Any]], rejects: Rejects, today: date) -> list[_Row]:
+def _parse(spec: FeedSpec, rows: Sequence[tuple[int, Any]], rejects: Rejects, today: date, language: str) -> list[_Row]:
     parsed: list[_Row] = []
     for number, raw in rows:
         if not isinstance(raw, dict):
-            rejects.add(number, raw, [(None, "a row must be an object of fields")])
+            rejects.add(number, raw, [(None, translate("row.not_object", language))])
             continue
         try:
             item = spec.schema.model_validate(raw)
         except ValidationError as exc:
-            rejects.add(number, raw, validation_reasons(exc))
+            rejects.add(number, raw, validation_messages(exc, language))
             continue
         day: date = getattr(item, "date", None) or getattr(item, "onset_date")  # noqa: B009
         field_name = "date" if hasattr(item, "date") else "onset_date"
         if day > today:
-            rejects.add(number, raw, [(field_name, f"{day.isoformat()} is in the future")])
+            rejects.add(number, raw, [(field_name, translate("row.future", language, day=day.isoformat()))])
             continue
         if day < EARLIEST_DAY:
-            rejects.add(number, raw, [(field_name, f"{day.isoformat()} is before {EARLIEST_DAY.isoformat()}")])
+            rejects.add(
+                number,
+                raw,
+                [
+                    (
+                        field_name,
+                        translate("row.too_old", language, day=day.isoformat(), earliest=EARLIEST_DAY.isoformat()),
+                    )
+                ],
+            )
             continue
         parsed.append(_Row(number, raw, item))
     return parsed
@@ -206,16 +214,16 @@ class _Resolver:
         """The sending institution's id; a submitter may send only for their own institution."""
         if code is None:
             if self.principal.institution_id is None:
-                raise _RowProblem(field_name, "required (your account is not bound to an institution)")
+                raise _RowProblem(field_name, "row.no_institution")
             institution_id, kind = self.principal.institution_id, str(self.own_kind)
         else:
             if code not in self.institutions:
-                raise _RowProblem(field_name, f"unknown institution code {code!r}")
+                raise _RowProblem(field_name, "row.unknown_institution", code=code)
             institution_id, kind = self.institutions[code]
         if kind not in kinds:
-            raise _RowProblem(field_name, f"a {kind} cannot send this feed (expected {', '.join(sorted(kinds))})")
+            raise _RowProblem(field_name, "row.wrong_kind", kind=kind, expected=", ".join(sorted(kinds)))
         if self.principal.scope == Scope.INSTITUTION and institution_id != self.principal.institution_id:
-            raise _RowProblem(field_name, "you may submit only for your own institution")
+            raise _RowProblem(field_name, "row.not_own_institution")
         return institution_id
 
     def school_class(self, school_id: int, name: str, *, grade: int | None, enrolled: int | None, create: bool) -> int:
@@ -223,21 +231,22 @@ class _Resolver:
         if found is not None:
             return found
         if not create:
-            raise _RowProblem("class_name", f"class {name!r} is not registered at this school")
+            raise _RowProblem("class_name", "row.class_not_registered", name=name)
         if grade is None or enrolled is None:
-            raise _RowProblem(
-                "class_name", f"class {name!r} is not registered at this school: give grade and enrolled to register it"
-            )
+            raise _RowProblem("class_name", "row.class_needs_grade", name=name)
         class_id = repository.add_class(self.session, school_id=school_id, grade=grade, name=name, enrolled=enrolled)
         self.classes[(school_id, name)] = class_id
         return class_id
 
 
 class _RowProblem(Exception):
-    def __init__(self, field_name: str | None, message: str) -> None:
-        super().__init__(message)
+    """A row that cannot be stored: its field and the message key saying why."""
+
+    def __init__(self, field_name: str | None, key: str, **params: Any) -> None:
+        super().__init__(key)
         self.field_name = field_name
-        self.message = message
+        self.key = key
+        self.params = params
 
 
 def _resolve_row(spec: FeedSpec, r: _Row, res: _Resolver) -> None:
@@ -274,13 +283,13 @@ def _resolve_row(spec: FeedSpec, r: _Row, res: _Resolver) -> None:
             institution = res.institution(item.institution_code, "institution_code", spec.institution_kinds)
             community = res.communities.get(item.community_code)
             if community is None:
-                raise _RowProblem("community_code", f"unknown division code {item.community_code}")
+                raise _RowProblem("community_code", "row.unknown_division", code=item.community_code)
             if community[1] != "community":
-                raise _RowProblem("community_code", f"{item.community_code} is not a community or village")
+                raise _RowProblem("community_code", "row.not_community", code=item.community_code)
             school_id = pupil_class = None
             if item.school_code:
                 if item.school_code not in res.institutions or res.institutions[item.school_code][1] != "school":
-                    raise _RowProblem("school_code", f"unknown school code {item.school_code!r}")
+                    raise _RowProblem("school_code", "row.unknown_school", code=item.school_code)
                 school_id = res.institutions[item.school_code][0]
                 if item.class_name:
                     pupil_class = res.school_class(school_id, item.class_name, grade=None, enrolled=None, create=False)
@@ -288,7 +297,7 @@ def _resolve_row(spec: FeedSpec, r: _Row, res: _Resolver) -> None:
             if item.id_number:
                 parsed = res.id_numbers[item.id_number]
                 if isinstance(parsed, ResidentIdError):
-                    raise _RowProblem("id_number", str(parsed))
+                    raise _RowProblem("id_number", f"error.id_number.{parsed.reason}", **parsed.params)
                 id_number = parsed
                 resident_id = res.residents.get(parsed)
             r.values = dict(
@@ -332,20 +341,31 @@ def natural_key(feed: Feed, v: dict[str, Any]) -> str:
     raise ValueError(f"unknown feed {feed}")
 
 
-def _columns(spec: FeedSpec, values: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Feed rows as column arrays, the input of :func:`series.contributions`."""
+_DATE_COLUMNS = frozenset({"day", "onset_date", "diagnosis_date"})
+_CODE_COLUMNS = frozenset({"cause", "category", "pathogen", "disease", "school_id", "class_id"})
+_COUNT_COLUMNS = frozenset({"absent", "visits", "quantity", "tested", "positive", "institution_id", "community_id"})
+
+
+def column_arrays(feed: Feed, columns: Mapping[str, Sequence[Any]]) -> dict[str, np.ndarray]:
+    """Feed columns (lists, as stored) as the arrays :func:`series.contributions` reads; a case
+    without a ``deleted`` column is live."""
     out: dict[str, np.ndarray] = {}
-    for name in spec.columns:
-        column = [v[name] for v in values]
-        if name in ("day", "onset_date", "diagnosis_date"):
+    for name, column in columns.items():
+        if name in _DATE_COLUMNS:
             out[name] = np.array(column, dtype="datetime64[D]")
-        elif name in ("cause", "category", "pathogen", "disease", "school_id", "class_id"):
+        elif name in _CODE_COLUMNS:
             out[name] = np.array(column, dtype=object)
-        elif name in ("absent", "visits", "quantity", "tested", "positive", "institution_id", "community_id"):
+        elif name in _COUNT_COLUMNS:
             out[name] = np.array(column, dtype=np.int64)
         elif name == "deleted":
             out[name] = np.array(column, dtype=bool)
+    if feed == Feed.CASE and "deleted" not in out:
+        out["deleted"] = np.zeros(len(out["disease"]), dtype=bool)
     return out
+
+
+def _columns(spec: FeedSpec, values: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    return column_arrays(spec.feed, {name: [v[name] for v in values] for name in spec.columns})
 
 
 def _jsonable(value: Any) -> Any:
@@ -429,6 +449,7 @@ def ingest(
     rows: Sequence[tuple[int, Any]],
     batch_key: str | None = None,
     channel: str = "api",
+    language: str = DEFAULT_LANGUAGE,
     clock: Callable[[], datetime] = utcnow,
 ) -> FeedResult:
     """Take one batch of one feed. ``rows`` are (row number as the sender counts it, raw row)."""
@@ -440,7 +461,7 @@ def ingest(
         return _stored_result(session, previous, feed)
     now = clock()
     rejects = Rejects()
-    parsed = _parse(spec, rows, rejects, local_today())
+    parsed = _parse(spec, rows, rejects, local_today(), language)
     resolver = _Resolver(session, spec, principal, parsed)
     good: list[_Row] = []
     first_of_key: dict[str, int] = {}
@@ -448,10 +469,12 @@ def ingest(
         try:
             _resolve_row(spec, r, resolver)
         except _RowProblem as problem:
-            rejects.add(r.number, r.raw, [(problem.field_name, problem.message)])
+            rejects.add(r.number, r.raw, [(problem.field_name, translate(problem.key, language, **problem.params))])
             continue
         if r.key in first_of_key:
-            rejects.add(r.number, r.raw, [(None, f"the same {feed} row as row {first_of_key[r.key]} of this batch")])
+            rejects.add(
+                r.number, r.raw, [(None, translate("row.duplicate_in_batch", language, row=first_of_key[r.key]))]
+            )
             continue
         first_of_key[r.key] = r.number
         good.append(r)
@@ -534,22 +557,24 @@ def parse_feed(value: str) -> Feed:
 
 
 def rebuild_series(session: Session, *, chunk: int = 200_000) -> dict[str, int]:
-    """Recompute the day and week tables from the feeds in one set-based pass (the simulator's
-    load, or a repair); returns the cells written per table."""
+    """Recompute the day and week tables from the feeds in one set-based pass (a repair, or
+    after a bulk load); returns the cells written per table."""
     places = repository.place_index(session)
-    daily: list[Sums] = []
-    weekly: list[Sums] = []
+    parts: list[Contributions] = []
     for spec in SPECS.values():
         for part in repository.feed_columns(session, spec.model, spec.columns, chunk=chunk):
-            moved = contributions(
-                spec.feed, _columns(spec, [dict(zip(spec.columns, row, strict=True)) for row in part]), places
-            )
-            daily.append(sum_cells(moved))
-            weekly.append(sum_cells(moved, weekly=True))
+            values = [dict(zip(spec.columns, row, strict=True)) for row in part]
+            parts.append(contributions(spec.feed, _columns(spec, values), places))
     repository.clear_counts(session)
+    return write_series(session, parts)
+
+
+def write_series(session: Session, parts: list[Contributions]) -> dict[str, int]:
+    """Sum contributions per day and per ISO week and write them into empty count tables. Each
+    part is summed on its own first, so memory follows the largest part, not all of them."""
     written = {}
-    for name, parts, is_weekly in (("surv_count_day", daily, False), ("surv_count_week", weekly, True)):
-        cells = to_cells(sum_cells(concat_sums(parts))) if parts else Cells([], [], [], [], [], [])
-        repository.insert_counts(session, cells, weekly=is_weekly)
-        written[name] = len(cells)
+    for name, weekly in (("surv_count_day", False), ("surv_count_week", True)):
+        sums = [sum_cells(p, weekly=weekly) for p in parts if len(p)]
+        total = sum_cells(concat_sums(sums)) if sums else None
+        written[name] = repository.insert_counts(session, storage_columns(total), weekly=weekly) if total else 0
     return written

@@ -16,7 +16,8 @@ from healthbrain.auth.deps import PrincipalDep
 from healthbrain.auth.roles import Permission
 from healthbrain.auth.scope import Principal
 from healthbrain.core.errors import DomainError, NotFound
-from healthbrain.core.i18n import translate
+from healthbrain.core.i18n import catalogue, translate
+from healthbrain.core.ingest import validation_messages
 from healthbrain.core.params import IdPath, OffsetQuery
 from healthbrain.core.time import local_today, utcnow
 from healthbrain.db import rollback
@@ -24,8 +25,8 @@ from healthbrain.geo import repository as geo_repository
 from healthbrain.surveillance import definitions, files, indicators, ingest, repository, service, workflow
 from healthbrain.surveillance.definitions import GRADES, SIGNALS, Feed, PlaceKind
 from healthbrain.surveillance.detectors.registry import METHODS
-from healthbrain.surveillance.schemas import AlertAction, DetectorConfigIn
-from healthbrain.surveillance.tasks import SCAN
+from healthbrain.surveillance.schemas import AlertAction, ChannelIn, DetectorConfigIn
+from healthbrain.surveillance.tasks import SCAN, ScanParams
 from healthbrain.web.charts import Series, choropleth, line_chart
 from healthbrain.web.deps import LanguageDep, SessionDep
 from healthbrain.web.templating import render
@@ -149,13 +150,19 @@ def _alert_map(session: Session, alert: Any, areas: list[int]) -> str:
     )
 
 
-def _chart(points: list[service.SeriesPoint], language: str) -> str:
+def _chart(points: list[service.SeriesPoint], main: Any, language: str) -> str:
     def at(d: date) -> datetime:
         return datetime(d.year, d.month, d.day, 12, tzinfo=UTC)
 
+    days = int(main.params.get("days", 1)) if main is not None and main.method == "window" else 1
+    observed = (
+        translate("surv.chart.window_sum", language, days=days)
+        if days > 1
+        else translate("surv.chart.observed", language)
+    )
     return line_chart(
         [
-            Series(translate("surv.chart.observed", language), "#175cd3", [(at(p.day), p.observed) for p in points]),
+            Series(observed, "#175cd3", [(at(p.day), p.observed) for p in points]),
             Series(
                 translate("surv.chart.threshold", language),
                 "#b42318",
@@ -169,8 +176,8 @@ def _chart(points: list[service.SeriesPoint], language: str) -> str:
                 style="points",
             ),
         ],
-        width=760,
-        height=240,
+        width=900,
+        height=260,
         title=translate("surv.chart.title", language),
     )
 
@@ -197,10 +204,11 @@ def _alert_page(
         {
             "a": detail,
             "main": main,
-            "chart": _chart(points, language),
+            "chart": _chart(points, main, language),
             "map": _alert_map(session, alert, areas),
             "actions": workflow.allowed_actions(alert) if principal.can(Permission.SURVEILLANCE_RESPOND) else [],
             "notifications": repository.notifications_of(session, alert.id),
+            "channels": {c.id: c.name for c in repository.channels(session)},
             "usernames": service.usernames(session, users),
             "detectors": {d.id: d for d in repository.detectors(session)},
             "error": error,
@@ -243,19 +251,23 @@ def alert_act(
         workflow.act(session, principal=principal, alert_id=alert_id, data=data)
     except ValidationError as exc:
         rollback(session)
-        message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        message = "; ".join(f"{field}: {text}" for field, text in validation_messages(exc, language))
         return _alert_page(request, session, principal, language, alert_id, error=message, status_code=422)
     except DomainError as exc:
         rollback(session)
         if isinstance(exc, NotFound):
             raise
+        # Say which button the error belongs to: several forms sit on the page.
+        step = (
+            translate(f"surv.action.{action}", language) if f"surv.action.{action}" in catalogue(language) else action
+        )
         return _alert_page(
             request,
             session,
             principal,
             language,
             alert_id,
-            error=translate(exc.key, language, **exc.params),
+            error=f"{step}: {translate(exc.key, language, **exc.params)}",
             status_code=exc.status_code,
         )
     return RedirectResponse(f"/surveillance/alerts/{alert_id}", status_code=303)
@@ -265,21 +277,21 @@ def alert_act(
 
 
 @router.get("/surveillance/settings", response_class=HTMLResponse)
-def settings_page(request: Request, session: SessionDep, principal: PrincipalDep, language: LanguageDep) -> Response:
+def settings_page(request: Request, session: SessionDep, principal: PrincipalDep) -> Response:
+    return render(request, "surveillance/settings.html", _settings_context(session, principal), principal=principal)
+
+
+def _settings_context(session: Session, principal: Principal) -> dict[str, Any]:
+    can_edit = principal.can(Permission.SURVEILLANCE_CONFIGURE)
     detectors = service.list_detectors(session, principal=principal)
-    return render(
-        request,
-        "surveillance/settings.html",
-        {
-            "detectors": detectors,
-            "signals": SIGNALS,
-            "channels": service.list_channels(session, principal=principal)
-            if principal.can(Permission.SURVEILLANCE_CONFIGURE)
-            else [],
-            "can_edit": principal.can(Permission.SURVEILLANCE_CONFIGURE),
-        },
-        principal=principal,
-    )
+    return {
+        "detectors": detectors,
+        "effective": {d.id: service.effective_params(d) for d in detectors},
+        "signals": SIGNALS,
+        "channels": service.list_channels(session, principal=principal) if can_edit else [],
+        "can_edit": can_edit,
+        "channel_form": {"kind": "webhook", "min_grade": "blue", "enabled": True},
+    }
 
 
 def _detector_form(
@@ -302,7 +314,10 @@ def _detector_form(
             "detector_id": detector_id,
             "signals": SIGNALS,
             "methods": [*METHODS, SCAN],
-            "method_params": {slug: m.params.model_json_schema().get("properties", {}) for slug, m in METHODS.items()},
+            "method_params": {
+                **{slug: m.params.model_json_schema().get("properties", {}) for slug, m in METHODS.items()},
+                SCAN: ScanParams.model_json_schema().get("properties", {}),
+            },
             "place_kinds": [k.value for k in PlaceKind],
             "grades": GRADES,
         },
@@ -348,26 +363,26 @@ async def save_detector(
     try:
         data_in["params"] = json.loads(form.get("params") or "{}")
         data = DetectorConfigIn.model_validate(data_in)
-        service.save_detector(session, principal=principal, data=data, detector_id=detector_id)
+        service.save_detector(session, principal=principal, data=data, detector_id=detector_id, language=language)
     except json.JSONDecodeError as exc:
+        near = translate("surv.settings.json_at", language, line=exc.lineno, column=exc.colno)
         return _detector_form(
             request,
             principal,
             form=form,
-            error=f"params: {exc.msg}",
+            error=f"{translate('surv.settings.params', language)}: {translate('validation.json_invalid', language, error=near)}",
             field="params",
             detector_id=detector_id,
             status_code=422,
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"]))
+        field, message = validation_messages(exc, language)[0]
         return _detector_form(
             request,
             principal,
             form=form,
-            error=f"{where}: {first['msg']}",
-            field=where,
+            error=f"{field}: {message}",
+            field=field,
             detector_id=detector_id,
             status_code=422,
         )
@@ -398,8 +413,6 @@ def save_channel(
     min_grade: Annotated[str, Form()] = "blue",
     enabled: Annotated[str, Form()] = "",
 ) -> Response:
-    from healthbrain.surveillance.schemas import ChannelIn
-
     try:
         data = ChannelIn.model_validate(
             {
@@ -412,17 +425,22 @@ def save_channel(
             }
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        message = f"{'.'.join(map(str, first['loc']))}: {first['msg']}"
+        where, message = validation_messages(exc, language)[0]
+        label = translate(f"surv.channels.{where}", language) if where in ("name", "url", "kind") else where
         return render(
             request,
             "surveillance/settings.html",
-            {
-                "detectors": service.list_detectors(session, principal=principal),
-                "signals": SIGNALS,
-                "channels": service.list_channels(session, principal=principal),
-                "can_edit": True,
-                "channel_error": message,
+            _settings_context(session, principal)
+            | {
+                "channel_error": f"{label}: {message}" if label else message,
+                "channel_field": where,
+                "channel_form": {
+                    "name": name,
+                    "kind": kind,
+                    "url": url,
+                    "min_grade": min_grade,
+                    "enabled": enabled == "on",
+                },
             },
             principal=principal,
             status_code=422,
@@ -434,9 +452,13 @@ def save_channel(
 # --- submission ----------------------------------------------------------------------------
 
 
-def _submit_context(session: Session, principal: Principal) -> dict[str, Any]:
+def _submit_context(session: Session, principal: Principal, feed: str, language: str) -> dict[str, Any]:
     own = principal.institution_id
+    columns = files.COLUMNS.get(Feed(feed), []) if feed in {f.value for f in Feed} else []
     return {
+        "feed": feed,
+        # a row error names its field by the column header the sender wrote
+        "labels": {name: (zh if language == "zh-CN" else en) for name, zh, en, _x in columns},
         "feeds": [f.value for f in Feed],
         "columns": files.COLUMNS,
         "batches": repository.recent_batches(
@@ -450,12 +472,11 @@ def _submit_context(session: Session, principal: Principal) -> dict[str, Any]:
 
 @router.get("/surveillance/submit", response_class=HTMLResponse)
 def submit_page(
-    request: Request, session: SessionDep, principal: PrincipalDep, feed: str = "school_absence"
+    request: Request, session: SessionDep, principal: PrincipalDep, language: LanguageDep, feed: str = "school_absence"
 ) -> Response:
     principal.require(Permission.SURVEILLANCE_SUBMIT)
-    context = _submit_context(session, principal) | {
-        "feed": feed if feed in {f.value for f in Feed} else "school_absence"
-    }
+    feed = feed if feed in {f.value for f in Feed} else "school_absence"
+    context = _submit_context(session, principal, feed, language)
     return render(request, "surveillance/submit.html", context, principal=principal)
 
 
@@ -470,19 +491,25 @@ async def submit_file(
 ) -> Response:
     principal.require(Permission.SURVEILLANCE_SUBMIT)
     content = await file.read()
-    context = _submit_context(session, principal) | {"feed": feed}
+    context = _submit_context(session, principal, feed, language)
     try:
         parsed = ingest.parse_feed(feed)
         rows = files.read_rows(parsed, file.filename or "", content)
         result = ingest.ingest(
-            session, principal=principal, feed=parsed, rows=rows, batch_key=files.content_key(content), channel="file"
+            session,
+            principal=principal,
+            feed=parsed,
+            rows=rows,
+            batch_key=files.content_key(content),
+            channel="file",
+            language=language,
         )
     except DomainError as exc:
         rollback(session)
         context["file_error"] = translate(exc.key, language, **exc.params)
         return render(request, "surveillance/submit.html", context, principal=principal, status_code=exc.status_code)
     context["result"] = result
-    context["batches"] = _submit_context(session, principal)["batches"]
+    context["batches"] = _submit_context(session, principal, feed, language)["batches"]
     return render(request, "surveillance/submit.html", context, principal=principal)
 
 

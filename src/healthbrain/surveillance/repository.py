@@ -228,12 +228,12 @@ def upsert_counts(session: Session, cells: Cells, *, weekly: bool) -> None:
         session.execute(statement, list(chunk))
 
 
-def insert_counts(session: Session, cells: Cells, *, weekly: bool) -> None:
-    """Write cells into an empty count table, set-based (the rebuild)."""
+def insert_counts(session: Session, columns: Sequence[Sequence[Any]], *, weekly: bool) -> int:
+    """Write cells, given as the columns (signal, place kind, place id, ISO date, value,
+    denominator), into a count table that has none of them yet, set-based (the rebuild)."""
     model: Any = WeeklyCount if weekly else DailyCount
-    columns = ("signal", "place_kind", "place_id", "week" if weekly else "day", "value", "denominator")
-    rows = ((s, k, p, d.isoformat(), v, den) for s, k, p, d, v, den in cells.rows())
-    bulk_insert(session, model.__table__, columns, rows)
+    names = ("signal", "place_kind", "place_id", "week" if weekly else "day", "value", "denominator")
+    return bulk_insert(session, model.__table__, names, zip(*columns, strict=True))
 
 
 def clear_counts(session: Session) -> None:
@@ -547,8 +547,10 @@ def mark_notification(session: Session, notification_id: int, **values: Any) -> 
     session.execute(update(Notification).where(Notification.id == notification_id).values(**values))
 
 
-def class_school(session: Session, class_ids: Iterable[int]) -> dict[int, int]:
-    """class id → school id."""
+def class_school(session: Session, class_ids: Iterable[int] | None) -> dict[int, int]:
+    """class id → school id (of every class when ``class_ids`` is None)."""
+    if class_ids is None:
+        return dict(session.execute(select(SchoolClass.id, SchoolClass.school_id)).all())
     wanted = sorted(set(class_ids))
     found: dict[int, int] = {}
     for chunk in _chunks(wanted):

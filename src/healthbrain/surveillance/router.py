@@ -34,13 +34,16 @@ router = APIRouter(prefix="/api/v1/surveillance", tags=["surveillance"])
     "A row sent again unchanged changes nothing; with other values it is a correction. "
     "Alerts raised or extended by the batch are listed in `alerts`.",
 )
-def submit_feed(session: SessionDep, principal: PrincipalDep, feed: str, batch: FeedBatch) -> FeedResult:
+def submit_feed(
+    session: SessionDep, principal: PrincipalDep, language: LanguageDep, feed: str, batch: FeedBatch
+) -> FeedResult:
     return ingest.ingest(
         session,
         principal=principal,
         feed=ingest.parse_feed(feed),
         rows=list(enumerate(batch.rows, start=1)),
         batch_key=batch.batch_key,
+        language=language,
     )
 
 
@@ -52,6 +55,7 @@ def submit_feed(session: SessionDep, principal: PrincipalDep, feed: str, batch: 
 async def submit_file(
     session: SessionDep,
     principal: PrincipalDep,
+    language: LanguageDep,
     feed: str,
     file: Annotated[UploadFile, File(description="CSV (UTF-8 or GB18030) or xlsx, headers in Chinese or English")],
 ) -> FeedResult:
@@ -65,6 +69,7 @@ async def submit_file(
         rows=rows,
         batch_key=files.content_key(content),
         channel="file",
+        language=language,
     )
 
 
@@ -127,16 +132,20 @@ def list_detectors(session: SessionDep, principal: PrincipalDep) -> list[Detecto
 
 
 @router.post("/detectors", response_model=DetectorConfigOut, status_code=status.HTTP_201_CREATED)
-def create_detector(session: SessionDep, principal: PrincipalDep, data: DetectorConfigIn) -> DetectorConfigOut:
-    return DetectorConfigOut.model_validate(service.save_detector(session, principal=principal, data=data))
+def create_detector(
+    session: SessionDep, principal: PrincipalDep, language: LanguageDep, data: DetectorConfigIn
+) -> DetectorConfigOut:
+    return DetectorConfigOut.model_validate(
+        service.save_detector(session, principal=principal, data=data, language=language)
+    )
 
 
 @router.put("/detectors/{detector_id}", response_model=DetectorConfigOut)
 def update_detector(
-    session: SessionDep, principal: PrincipalDep, detector_id: IdPath, data: DetectorConfigIn
+    session: SessionDep, principal: PrincipalDep, language: LanguageDep, detector_id: IdPath, data: DetectorConfigIn
 ) -> DetectorConfigOut:
     return DetectorConfigOut.model_validate(
-        service.save_detector(session, principal=principal, data=data, detector_id=detector_id)
+        service.save_detector(session, principal=principal, data=data, detector_id=detector_id, language=language)
     )
 
 

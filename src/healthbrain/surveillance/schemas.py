@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from healthbrain.core.ingest import RowError
 from healthbrain.core.schemas import InputModel
@@ -32,7 +33,8 @@ _SEX_ALIASES = {"男": "M", "女": "F", "m": "M", "f": "F", "M": "M", "F": "F"}
 def _code(value: str, allowed: object, aliases: dict[str, str], what: str) -> str:
     value = aliases.get(value, value)
     if value not in allowed:  # type: ignore[operator]
-        raise ValueError(f"unknown {what} {value!r}")
+        # A custom error type names its message (row.unknown_code), read in the sender's language.
+        raise PydanticCustomError("row.unknown_code", "unknown {what} {value!r}", {"what": what, "value": value})
     return value
 
 
@@ -55,7 +57,11 @@ class SchoolAbsenceIn(InputModel):
     @model_validator(mode="after")
     def _fits_class(self) -> SchoolAbsenceIn:
         if self.enrolled is not None and self.absent > self.enrolled:
-            raise ValueError(f"absent ({self.absent}) exceeds enrolled ({self.enrolled})")
+            raise PydanticCustomError(
+                "row.absent_exceeds",
+                "absent ({absent}) exceeds enrolled ({enrolled})",
+                {"absent": self.absent, "enrolled": self.enrolled},
+            )
         return self
 
 
@@ -100,7 +106,11 @@ class LabResultIn(InputModel):
     @model_validator(mode="after")
     def _positives(self) -> LabResultIn:
         if self.positive > self.tested:
-            raise ValueError(f"positive ({self.positive}) exceeds tested ({self.tested})")
+            raise PydanticCustomError(
+                "row.positive_exceeds",
+                "positive ({positive}) exceeds tested ({tested})",
+                {"positive": self.positive, "tested": self.tested},
+            )
         return self
 
 
@@ -148,9 +158,9 @@ class CaseReportIn(InputModel):
     @model_validator(mode="after")
     def _dates(self) -> CaseReportIn:
         if self.diagnosis_date < self.onset_date:
-            raise ValueError("diagnosis_date is before onset_date")
+            raise PydanticCustomError("row.diagnosis_before_onset", "diagnosis_date is before onset_date")
         if self.class_name and not self.school_code:
-            raise ValueError("class_name needs school_code")
+            raise PydanticCustomError("row.class_needs_school", "class_name needs school_code")
         return self
 
 
@@ -299,15 +309,22 @@ class DetectorConfigOut(BaseModel):
 class ChannelIn(InputModel):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     kind: Literal["log", "webhook"]
-    url: str | None = Field(default=None, max_length=512, pattern=r"^https?://")
+    url: str | None = Field(default=None, max_length=512)
     secret: str | None = Field(default=None, max_length=128)
     min_grade: Literal["red", "orange", "yellow", "blue"] = "blue"
     enabled: bool = True
 
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise PydanticCustomError("row.url_scheme", "the address must start with http:// or https://")
+        return value
+
     @model_validator(mode="after")
     def _url(self) -> ChannelIn:
         if self.kind == "webhook" and not self.url:
-            raise ValueError("a webhook needs a url")
+            raise PydanticCustomError("row.webhook_needs_url", "a webhook needs a url")
         return self
 
 

@@ -15,6 +15,8 @@ from healthbrain.auth import audit
 from healthbrain.auth.roles import Permission
 from healthbrain.auth.scope import Principal
 from healthbrain.core.errors import Conflict, InvalidInput, NotFound
+from healthbrain.core.i18n import DEFAULT_LANGUAGE
+from healthbrain.core.ingest import validation_messages
 from healthbrain.core.masking import mask_id_number
 from healthbrain.core.time import utcnow
 from healthbrain.surveillance import engine, repository, tasks, workflow
@@ -266,16 +268,18 @@ def alert_series(
         if (i := position.get(period)) is not None:
             values[i] = value
     shown = [i for i, d in enumerate(axis) if d.item() >= display_first]
-    thresholds: dict[int, tuple[float | None, bool]] = {}
+    # What the detector compared with its threshold (a window rule's sum over its days), so the
+    # line and the threshold on the chart are the same quantity.
+    judged: dict[int, tuple[float, float | None, bool]] = {}
     if main is not None and shown:
         try:
             result = run_method(main.method, values, dict(main.params), freq=engine.FREQ[main.interval], start=None)
             for k, i in enumerate(result.index):
                 t = float(result.threshold[k])
-                thresholds[int(i)] = (None if np.isnan(t) else t, bool(result.alarm[k]))
+                judged[int(i)] = (float(result.observed[k]), None if np.isnan(t) else t, bool(result.alarm[k]))
         except InsufficientHistory:
             pass
-    return main, [SeriesPoint(axis[i].item(), float(values[i]), *thresholds.get(i, (None, False))) for i in shown]
+    return main, [SeriesPoint(axis[i].item(), *judged.get(i, (float(values[i]), None, False))) for i in shown]
 
 
 def alert_detail(
@@ -298,7 +302,7 @@ def alert_detail(
 # --- detector settings ---------------------------------------------------------------------
 
 
-def check_detector(data: DetectorConfigIn) -> dict[str, Any]:
+def check_detector(data: DetectorConfigIn, *, language: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
     """Validate a setting against the signal list and the method's parameters; returns the
     parameters with their defaults filled in."""
     if data.signal not in SIGNALS:
@@ -315,17 +319,23 @@ def check_detector(data: DetectorConfigIn) -> dict[str, Any]:
     try:
         params = model.model_validate(data.params)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InvalidInput("error.surveillance.bad_params", field=f"params.{where}", reason=first["msg"]) from None
+        where, message = validation_messages(exc, language)[0]
+        raise InvalidInput(
+            "error.surveillance.bad_params", field=f"params.{where}", reason=f"{where}: {message}"
+        ) from None
     return params.model_dump(mode="json")
 
 
 def save_detector(
-    session: Session, *, principal: Principal, data: DetectorConfigIn, detector_id: int | None = None
+    session: Session,
+    *,
+    principal: Principal,
+    data: DetectorConfigIn,
+    detector_id: int | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> DetectorConfig:
     principal.require(Permission.SURVEILLANCE_CONFIGURE)
-    params = check_detector(data)
+    params = check_detector(data, language=language)
     if detector_id is None:
         if repository.detector_by_code(session, data.code) is not None:
             raise Conflict("error.surveillance.detector_exists", field="code", code=data.code)
@@ -440,3 +450,20 @@ def summary(session: Session, *, principal: Principal, language: str, latest: in
         offset=0,
     )
     return Summary(by_grade, late, rows)
+
+
+def effective_params(detector: DetectorConfig) -> dict[str, Any]:
+    """The parameters a detector runs with: its own, with the method's defaults filled in."""
+    model = (
+        tasks.ScanParams
+        if detector.method == tasks.SCAN
+        else METHODS[detector.method].params
+        if detector.method in METHODS
+        else None
+    )
+    if model is None:
+        return dict(detector.params)
+    try:
+        return model.model_validate(detector.params).model_dump(mode="json")
+    except ValidationError:
+        return dict(detector.params)

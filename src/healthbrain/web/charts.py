@@ -52,6 +52,12 @@ def line_chart(
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
         f'xmlns="http://www.w3.org/2000/svg">'
     ]
+    if not bands:  # a value scale: the bottom, the middle and the top of the axis
+        for value in (v0 + margin, (v0 + v1) / 2, v1 - margin):
+            parts.append(
+                f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{y(value):.1f}" y2="{y(value):.1f}" class="grid"/>'
+                f'<text x="{pad_l - 4}" y="{y(value) + 4:.1f}" class="axis" text-anchor="end">{value:.4g}</text>'
+            )
     for value, label in bands:
         parts.append(
             f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{y(value):.1f}" y2="{y(value):.1f}" class="band"/>'
@@ -152,10 +158,10 @@ def choropleth(
             texts.append(
                 f'<text x="{px(cx):.1f}" y="{py(cy):.1f}" class="label" text-anchor="middle">{escape(name.split()[0])}</text>'
             )
-    parts.extend(texts)  # on top of every area
     for lon, lat, name in markers:
         parts.append(
-            f'<circle cx="{px(lon):.1f}" cy="{py(lat):.1f}" r="7" class="marker"><title>{escape(name)}</title></circle>'
+            f'<circle cx="{px(lon):.1f}" cy="{py(lat):.1f}" r="5" class="marker"><title>{escape(name)}</title></circle>'
         )
+    parts.extend(texts)  # on top of every area and marker
     parts.append("</svg>")
     return "".join(parts)

@@ -49,7 +49,19 @@ def _date(value: date | None) -> str:
     return value.isoformat() if value else ""
 
 
+def _param(value: object) -> str:
+    """A parameter as a user reads it: 8 not 8.0, true/false, [5, 4]."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_param(v) for v in value) + "]"
+    return str(value)
+
+
 templates.env.filters["local_time"] = _local_time
+templates.env.filters["param"] = _param
 templates.env.filters["isodate"] = _date
 
 

@@ -27,11 +27,13 @@ model (no convergence with or without trend) the threshold is NaN and the alarm 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 from typing import Literal
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
@@ -43,7 +45,6 @@ from healthbrain.surveillance.detectors.glm import (
     fit_quasipoisson,
     hat_values,
     linkinv,
-    put,
 )
 
 PowerTransform = Literal["2/3", "1/2", "none"]
@@ -153,15 +154,22 @@ class _Design:
         dates: NDArray[np.datetime64] | None,
     ) -> None:
         p = no_periods
+        # per evaluated point: the weeks used (sorted by level, as FactorTrendDesigns wants) and
+        # their time relative to k; the layout depends only on the reference weeks' distances
         per_k: list[tuple[NDArray[np.intp], NDArray[np.intp], FloatArray]] = []
+        layouts: dict[tuple[int, ...], tuple[NDArray[np.intp], NDArray[np.intp]]] = {}
+
+        def layout(offsets: tuple[int, ...]) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+            if offsets not in layouts:
+                back, levels = _blocks(offsets, w, p, excluded)
+                order = np.argsort(levels, kind="stable")
+                layouts[offsets] = (np.asarray(back, dtype=np.intp)[order], np.asarray(levels, dtype=np.intp)[order])
+            return layouts[offsets]
+
         if dates is None:
-            back, levels = _blocks(tuple(j * freq for j in range(b + 1)), w, p, excluded)
-            back_arr = np.asarray(back, dtype=np.intp)
-            level_arr = np.asarray(levels, dtype=np.intp)
-            for k in ks:
-                rows = k - back_arr
-                keep = rows >= 0
-                per_k.append((rows[keep], level_arr[keep], -back_arr[keep].astype(np.float64)))
+            back, levels = layout(tuple(j * freq for j in range(b + 1)))
+            wtime = -back.astype(np.float64)
+            per_k = [(k - back, levels, wtime) for k in ks]  # k ≥ b·freq + w: nothing before the start
         else:
             epoch = _EPOCH_OF_FREQ.get(freq)
             if epoch is None:
@@ -178,33 +186,30 @@ class _Design:
                     if index is None:
                         raise InsufficientHistory(METHOD, needed=b * freq + w, available=int(k), start=int(k))
                     refs.append(index)
-                back, levels = _blocks(tuple(int(k) - r for r in refs), w, p, excluded)
-                rows = int(k) - np.asarray(back, dtype=np.intp)
-                keep = rows >= 0
+                back, levels = layout(tuple(int(k) - r for r in refs))
+                rows = int(k) - back
+                keep = rows >= 0  # R drops index 0 (a window reaching before the series)
                 rows = rows[keep]
-                wtime = (days[rows] - days[k]).astype(np.float64) / step
-                per_k.append((rows, np.asarray(levels, dtype=np.intp)[keep], wtime))
+                per_k.append((rows, levels[keep], (days[rows] - days[k]).astype(np.float64) / step))
         t = len(ks)
         width = max(len(r) for r, _, _ in per_k)
         self.rows = np.zeros((t, width), dtype=np.intp)
         self.valid = np.zeros((t, width), dtype=bool)
         group = np.empty(t, dtype=np.intp)
+        times = np.zeros((t, width))
         seen: dict[bytes, int] = {}
         design_levels: list[NDArray[np.intp]] = []
-        design_times: list[FloatArray] = []
         for i, (k_rows, k_levels, k_wtime) in enumerate(per_k):
-            order = np.argsort(k_levels, kind="stable")  # FactorTrendDesigns wants runs of levels
-            k_rows, k_levels, k_wtime = k_rows[order], k_levels[order], k_wtime[order]
             m = len(k_rows)
             self.rows[i, :m] = k_rows
             self.valid[i, :m] = True
-            key = (k_rows - ks[i]).tobytes() + k_levels.tobytes() + k_wtime.tobytes()
+            times[i, :m] = k_wtime
+            key = k_levels.tobytes()
             if key not in seen:
                 seen[key] = len(design_levels)
                 design_levels.append(np.concatenate([k_levels - 1, np.full(width - m, -1, dtype=np.intp)]))
-                design_times.append(np.concatenate([k_wtime, np.zeros(width - m)]))
             group[i] = seen[key]
-        self.designs = FactorTrendDesigns(np.stack(design_levels), np.stack(design_times), p, group)
+        self.designs = FactorTrendDesigns(np.stack(design_levels), times, p, group)
         y = np.where(self.valid, observed[self.rows], np.nan)
         self.prior = (self.valid & np.isfinite(y)).astype(np.float64)
         self.y = np.where(self.prior > 0, y, 0.0)
@@ -236,72 +241,102 @@ def _anscombe(y: FloatArray, mu: FloatArray, phi: FloatArray, hat: FloatArray) -
         return np.asarray(a / np.sqrt(phi[:, None] * (1 - hat)), dtype=np.float64)
 
 
-class _Models:
-    """The current model of every time point, refitted in place as R's steps require."""
+@dataclass(frozen=True, slots=True)
+class _Chain:
+    """``algo.farrington.fitGLM.flexible`` for a batch of models: the first fit's convergence
+    (R returns NULL without it), and the final (reweighted) fit with its phi and the dispersion
+    that ``summary.glm`` / ``predict.glm`` see."""
 
-    def __init__(self, design: _Design) -> None:
-        self.design = design
-        t, p = design.colmask.shape
-        self.fit = QuasiPoissonFit(
-            coef=np.zeros((t, p)),
-            converged=np.zeros(t, dtype=bool),
-            eta=np.zeros(design.y.shape),
-            mu=np.zeros(design.y.shape),
-            working_weights=np.zeros(design.y.shape),
-            cov_unscaled=np.zeros((t, p, p)),
-            dispersion=np.full(t, np.nan),
-            df_residual=np.zeros(t),
-        )
-        self.colmask = design.colmask.copy()
-        self.phi = np.full(t, np.nan)
-        self.summary_dispersion = np.full(t, np.nan)
-        self.ok = np.zeros(t, dtype=bool)
-        self.has_trend = np.zeros(t, dtype=bool)
+    converged: BoolArray
+    fit: QuasiPoissonFit
+    phi: FloatArray
+    summary_dispersion: FloatArray
 
-    def fit_flexible(self, sel: NDArray[np.intp], *, time_trend: bool, reweight: bool, threshold: float) -> None:
-        """R ``algo.farrington.fitGLM.flexible`` for the time points ``sel``."""
-        d = self.design
-        x, y, prior = d.designs.take(sel), d.y[sel], d.prior[sel]
-        colmask = d.colmask[sel].copy()
-        colmask[:, d.wcol] = time_trend
-        fit = fit_quasipoisson(x, y, prior, colmask)
-        has_trend = np.full(len(sel), time_trend)
-        if time_trend:
-            retry = np.flatnonzero(~fit.converged)  # "No convergence with timeTrend -- trying without."
-            if retry.size:
-                colmask[retry, d.wcol] = False
-                put(fit, retry, fit_quasipoisson(x.take(retry), y[retry], prior[retry], colmask[retry]))
-                has_trend[retry] = False
-        ok = fit.converged.copy()  # otherwise R returns NULL: no result at this time point
+
+def _fit_chain(
+    designs: FactorTrendDesigns,
+    y: FloatArray,
+    prior: FloatArray,
+    colmask: BoolArray,
+    *,
+    reweight: bool,
+    threshold: float,
+) -> _Chain:
+    fit = fit_quasipoisson(designs, y, prior, colmask)
+    converged = fit.converged.copy()
+    phi = np.maximum(fit.dispersion, 1.0)
+    summary_dispersion = fit.dispersion
+    if reweight:
+        s = _anscombe(y, fit.mu, phi, hat_values(fit, designs))
+        omega = _assign_weights(s, prior > 0, threshold)
+        fit = fit_quasipoisson(designs, y, omega, colmask)  # R does not check this fit's convergence
         phi = np.maximum(fit.dispersion, 1.0)
-        summary_dispersion = fit.dispersion
-        if reweight:
-            hat = hat_values(fit, x)
-            s = _anscombe(y, fit.mu, phi, hat)
-            omega = _assign_weights(s, prior > 0, threshold)
-            fit = fit_quasipoisson(x, y, omega, colmask)  # R does not check this fit's convergence
-            phi = np.maximum(fit.dispersion, 1.0)
-            # R then sets model$weights <- omega, so summary.glm (the trend's p-value) and
-            # predict.glm (se.fit) see sum(omega * r^2) / df with working residuals r, not the
-            # Pearson dispersion behind phi. Kept for parity.
-            resid = (y - fit.mu) / linkinv(fit.eta)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                summary_dispersion = np.where(omega > 0, omega * resid**2, 0.0).sum(axis=1) / fit.df_residual
-        put(self.fit, sel, fit)
-        self.summary_dispersion[sel] = summary_dispersion
-        self.colmask[sel] = colmask
-        self.phi[sel] = phi
-        self.ok[sel] = ok
-        self.has_trend[sel] = has_trend
+        # R then sets model$weights <- omega, so summary.glm (the trend's p-value) and predict.glm
+        # (se.fit) see sum(omega * r^2) / df with working residuals r, not the Pearson dispersion
+        # behind phi. Kept for parity.
+        resid = (y - fit.mu) / fit.mu
+        with np.errstate(invalid="ignore", divide="ignore"):
+            summary_dispersion = np.where(omega > 0, omega * resid**2, 0.0).sum(axis=1) / fit.df_residual
+    return _Chain(converged, fit, phi, summary_dispersion)
+
+
+def _pick(use_a: BoolArray, a: FloatArray, b: FloatArray) -> FloatArray:
+    shape = (-1,) + (1,) * (a.ndim - 1)
+    return np.where(use_a.reshape(shape), a, b)
+
+
+class _Models:
+    """The final model of every time point, as ``algo.farrington.glm`` chooses it.
+
+    R fits the model with trend, and refits without trend where the trend fit does not converge
+    or the trend is not kept; most weeks end without trend. Both chains are fitted here for every
+    week in one batch (twice the models, half the sequential IRLS rounds), then each week takes
+    the chain R would have ended with — the same fits R makes, in a different order.
+    """
+
+    def __init__(
+        self, design: _Design, *, b: int, trend: bool, reweight: bool, threshold: float, p_trend: float
+    ) -> None:
+        d = design
+        t = len(d.y)
+        no_trend = d.colmask.copy()
+        no_trend[:, d.wcol] = False
+        if trend:
+            both = np.concatenate([np.arange(t), np.arange(t)])
+            colmask = np.concatenate([d.colmask, no_trend])
+            chain = _fit_chain(
+                d.designs.take(both), d.y[both], d.prior[both], colmask, reweight=reweight, threshold=threshold
+            )
+            a, b_ = np.arange(t), np.arange(t, 2 * t)
+            use_a = chain.converged[a].copy()  # "No convergence with timeTrend -- trying without."
+            # keep the trend only if significant, b ≥ 3 and no extrapolation (algo.farrington.glm)
+            f = chain.fit
+            wc = d.wcol
+            eta0 = np.einsum("tp,tp->t", d.x0, f.coef[a])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                se = np.sqrt(chain.summary_dispersion[a] * f.cov_unscaled[a, wc, wc])
+                p_value = 2 * special.stdtr(f.df_residual[a], -np.abs(f.coef[a, wc] / se))
+            y_max = np.where(d.prior > 0, d.y, -np.inf).max(axis=1)
+            use_a &= (b >= 3) & (p_value < p_trend) & (linkinv(eta0) <= y_max)
+            self.coef = _pick(use_a, f.coef[a], f.coef[b_])
+            self.cov = _pick(use_a, f.cov_unscaled[a], f.cov_unscaled[b_])
+            self.summary_dispersion = _pick(use_a, chain.summary_dispersion[a], chain.summary_dispersion[b_])
+            self.phi = _pick(use_a, chain.phi[a], chain.phi[b_])
+            self.ok = use_a | chain.converged[b_]  # R: NULL when neither converges
+        else:
+            chain = _fit_chain(d.designs, d.y, d.prior, no_trend, reweight=reweight, threshold=threshold)
+            self.coef, self.cov = chain.fit.coef, chain.fit.cov_unscaled
+            self.summary_dispersion, self.phi, self.ok = chain.summary_dispersion, chain.phi, chain.converged
+        self.design = d
 
     def predict_link(self) -> tuple[FloatArray, FloatArray]:
         """``predict.glm(type = "link", se.fit = TRUE)`` at k: eta0 and its standard error."""
-        f, x0 = self.fit, self.design.x0
-        eta0 = np.einsum("tp,tp->t", x0, f.coef)
-        var = np.einsum("tp,tpq,tq->t", x0, f.cov_unscaled, x0) * self.summary_dispersion
+        x0 = self.design.x0
+        eta0 = np.einsum("tp,tp->t", x0, self.coef)
+        var = np.einsum("tp,tpq,tq->t", x0, self.cov, x0) * self.summary_dispersion
         with np.errstate(invalid="ignore"):
             se = np.sqrt(var)
-        absent = ~self.colmask[:, self.design.wcol - 1]  # R cannot predict an unseen level
+        absent = ~self.design.colmask[:, self.design.wcol - 1]  # R cannot predict an unseen level
         return np.where(absent, np.nan, eta0), se
 
 
@@ -451,7 +486,9 @@ def farrington_flexible(
     Defaults are Noufaily et al.'s settings (R's own defaults differ: noPeriods 1,
     pastWeeksNotIncluded = w, thresholdMethod "delta", alpha 0.05). ``past_weeks_not_included``
     None means ``w``, as in R. ``dates`` (one per point) switches to R's ``epochAsDate``
-    reference weeks (freq 52, 12 or 365).
+    reference weeks (freq 52, 12 or 365): needed to reproduce R on series that R holds with
+    dates; the registry runs without (ISO weeks, j·freq points back). Missing counts (NaN) are
+    left out of the fits, as R drops NA responses.
     """
     x = np.asarray(observed, dtype=np.float64)
     if x.ndim != 1:
@@ -472,27 +509,9 @@ def farrington_flexible(
     excluded = w if past_weeks_not_included is None else past_weeks_not_included
     ks = np.arange(start, len(x), dtype=np.intp)
     design = _Design(x, ks, b=b, w=w, freq=freq, no_periods=no_periods, excluded=excluded, dates=dates)
-    models = _Models(design)
-    everyone = np.arange(len(ks), dtype=np.intp)
-    models.fit_flexible(everyone, time_trend=trend, reweight=reweight, threshold=weights_threshold)
-
-    # R algo.farrington.glm: keep the trend only if significant, b ≥ 3 and no extrapolation
-    with_trend = np.flatnonzero(models.has_trend & models.ok)
-    if with_trend.size:
-        f = models.fit
-        eta0 = np.einsum("tp,tp->t", design.x0[with_trend], f.coef[with_trend])
-        mu0 = linkinv(eta0)
-        wc = design.wcol
-        with np.errstate(divide="ignore", invalid="ignore"):
-            se_trend = np.sqrt(models.summary_dispersion[with_trend] * f.cov_unscaled[with_trend, wc, wc])
-            t_value = f.coef[with_trend, wc] / se_trend
-            p_value = 2 * special.stdtr(f.df_residual[with_trend], -np.abs(t_value))
-        y_max = np.where(design.prior[with_trend] > 0, design.y[with_trend], -np.inf).max(axis=1)
-        keep = (b >= 3) & (p_value < p_threshold_trend) & (mu0 <= y_max)
-        drop = with_trend[~keep]
-        if drop.size:
-            models.fit_flexible(drop, time_trend=False, reweight=reweight, threshold=weights_threshold)
-
+    models = _Models(
+        design, b=b, trend=trend, reweight=reweight, threshold=weights_threshold, p_trend=p_threshold_trend
+    )
     eta0, se_eta0 = models.predict_link()
     y_now = x[ks]
     phi = models.phi
@@ -506,9 +525,9 @@ def farrington_flexible(
             expected = np.exp(eta0)
 
     cases, period = limit54
-    csum = np.concatenate([[0.0], np.cumsum(x)])
-    recent = csum[ks + 1] - csum[np.maximum(ks + 1 - period, 0)]
-    enough = recent >= cases  # NaN (missing counts) compares False, like R's NA → no threshold
+    padded = np.concatenate([np.zeros(period - 1), x])
+    recent = sliding_window_view(padded, period)[ks].sum(axis=1)  # x[k - period + 1 … k]
+    enough = recent >= cases  # a missing count in the window gives NaN → False, like R's NA
     usable = enough & models.ok
     threshold = np.where(usable, upper, np.nan)
     score = np.where(usable, score, np.nan)

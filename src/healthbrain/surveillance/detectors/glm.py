@@ -105,9 +105,9 @@ def _size(part: NDArray[np.intp] | slice, total: int) -> int:
 
 
 class FactorTrendDesigns:
-    """The designs of ``m`` models, shared in groups: row ``i`` of design ``g`` has level
-    ``levels[g, i]`` (0..k-1) and time ``t[g, i]``; model ``j`` uses design ``group[j]``.
-    Coefficients: k levels, then the trend.
+    """The designs of ``m`` models: model ``j``'s row ``i`` has level ``levels[group[j], i]``
+    (0..k-1; the level layouts are shared in groups) and time ``t[j, i]``. Coefficients: k
+    levels, then the trend.
 
     Rows must be sorted by level, with padding rows (level -1, prior weight 0) at the end: the
     per-level sums are then sums over contiguous runs (``np.add.reduceat``), which beats a
@@ -142,22 +142,22 @@ class FactorTrendDesigns:
     def take(self, rows: NDArray[np.intp] | BoolArray) -> FactorTrendDesigns:
         """The designs of the models ``rows`` (shares the matrices)."""
         view = FactorTrendDesigns.__new__(FactorTrendDesigns)
-        view.levels, view.t, view.n_levels, view._runs = self.levels, self.t, self.n_levels, self._runs
-        view.group = self.group[rows]
+        view.levels, view.n_levels, view._runs = self.levels, self.n_levels, self._runs
+        view.t, view.group = self.t[rows], self.group[rows]
         view._cached_parts = None
         return view
 
     _cached_parts: list[tuple[int, NDArray[np.intp] | slice]] | None = None
 
     def _parts(self) -> list[tuple[int, NDArray[np.intp] | slice]]:
-        """(design, its models) pairs; a slice when one design serves every model."""
+        """(layout, its models) pairs; a slice when one layout serves every model."""
         if self._cached_parts is None:
             groups = self.group
             if groups.size == 0:
                 self._cached_parts = []
             elif (groups == groups[0]).all():
                 self._cached_parts = [(int(groups[0]), slice(None))]
-            elif (np.diff(groups) >= 0).all():  # models sorted by design: contiguous slices (views)
+            elif (np.diff(groups) >= 0).all():  # models sorted by layout: contiguous slices (views)
                 edges = [0, *(np.flatnonzero(np.diff(groups)) + 1).tolist(), groups.size]
                 self._cached_parts = [(int(groups[lo]), slice(lo, hi)) for lo, hi in itertools.pairwise(edges)]
             else:
@@ -173,7 +173,7 @@ class FactorTrendDesigns:
         stt, szt = np.empty(a), np.empty(a)
         for g, part in self._parts():
             present, starts, _, real = self._runs[g]
-            t = self.t[g, :real]
+            t = self.t[part, :real]
             stacked = np.empty((3, _size(part, a), real))
             stacked[0] = w2[part, :real]
             np.multiply(stacked[0], t, out=stacked[1])
@@ -181,8 +181,8 @@ class FactorTrendDesigns:
             level_sums = np.add.reduceat(stacked, starts, axis=2)
             cells = _cells(part, present)
             s0[cells], s1[cells], bl[cells] = level_sums[0], level_sums[1], level_sums[2]
-            stt[part] = stacked[1] @ t
-            szt[part] = stacked[2] @ t
+            stt[part] = np.einsum("mn,mn->m", stacked[1], t)
+            szt[part] = np.einsum("mn,mn->m", stacked[2], t)
         return s0, s1, bl, stt, szt
 
     def _expand(self, per_level: FloatArray, per_trend: FloatArray) -> FloatArray:
@@ -191,7 +191,7 @@ class FactorTrendDesigns:
         for g, part in self._parts():
             present, _, counts, real = self._runs[g]
             level_part = np.repeat(per_level[part][:, present], counts, axis=1)
-            out[part, :real] = level_part + per_trend[part, None] * self.t[g, :real]
+            out[part, :real] = level_part + per_trend[part, None] * self.t[part, :real]
         return out
 
     def linear_predictor(self, coef: FloatArray) -> FloatArray:
@@ -203,41 +203,43 @@ class FactorTrendDesigns:
         diagonal = np.arange(k)
         c_ll = self._expand(cov[:, diagonal, diagonal], np.zeros(cov.shape[0]))
         c_lt = self._expand(cov[:, :k, k], np.zeros(cov.shape[0]))
-        t = np.zeros_like(c_ll)
-        for g, part in self._parts():
-            t[part] = self.t[g]
+        t = self.t
         return np.asarray(c_ll + 2 * t * c_lt + t**2 * cov[:, k, k, None], dtype=np.float64)
 
 
 def _arrow_solve(
     s0: FloatArray, s1: FloatArray, bl: FloatArray, stt: FloatArray, bt: FloatArray, colmask: BoolArray
-) -> tuple[FloatArray, FloatArray]:
-    """Solve ``[[diag(s0), s1], [s1', stt]] [beta; gamma] = [bl; bt]`` and invert the matrix.
+) -> tuple[FloatArray, tuple[FloatArray, FloatArray, FloatArray]]:
+    """Solve ``[[diag(s0), s1], [s1', stt]] [beta; gamma] = [bl; bt]``; also return the pieces
+    of the inverse (for :func:`_arrow_inverse`).
 
-    Levels not in a model and the trend when not fitted get coefficient 0 and a zero row and
-    column in the inverse. A level whose weights sum to 0 makes the system singular: its
-    coefficients come out non-finite (R: "non-finite coefficients", no convergence).
+    Levels not in a model (their sums are 0) and the trend when not fitted get coefficient 0 and a
+    zero row and column in the inverse. A level whose weights sum to 0 makes the system singular:
+    its coefficients come out non-finite (R: "non-finite coefficients", no convergence).
     """
     k = s0.shape[1]
-    lev, trend = colmask[:, :k], colmask[:, k]
     with np.errstate(divide="ignore", invalid="ignore"):
-        dinv = np.where(lev, np.where(s0 > 0, 1.0 / np.where(s0 > 0, s0, 1.0), np.nan), 0.0)
-        s1 = np.where(lev, s1, 0.0)
-        bl = np.where(lev, bl, 0.0)
+        dinv = np.where(colmask[:, :k], 1.0 / s0, 0.0)
         r = s1 * dinv  # weighted mean time of each level
-        schur = stt - (s1 * r).sum(axis=1)
-        c_tt = np.where(trend, 1.0 / schur, 0.0)
-        gamma = np.where(trend, (bt - (r * bl).sum(axis=1)) * c_tt, 0.0)
-        beta = dinv * (bl - s1 * gamma[:, None])
-    coef = np.concatenate([beta, gamma[:, None]], axis=1)
-    m = s0.shape[0]
-    cov = np.zeros((m, k + 1, k + 1))
+        c_tt = np.where(colmask[:, k], 1.0 / (stt - (s1 * r).sum(axis=1)), 0.0)  # 1 / Schur complement
+        gamma = (bt - (r * bl).sum(axis=1)) * c_tt
+        coef = np.empty((s0.shape[0], k + 1))
+        coef[:, :k] = dinv * (bl - s1 * gamma[:, None])
+        coef[:, k] = gamma
+    return coef, (dinv, r, c_tt)
+
+
+def _arrow_inverse(dinv: FloatArray, r: FloatArray, c_tt: FloatArray) -> FloatArray:
+    """The inverse of the arrow matrix from the pieces of :func:`_arrow_solve`."""
+    m, k = dinv.shape
+    cov = np.empty((m, k + 1, k + 1))
     diagonal = np.arange(k)
-    cov[:, :k, :k] = r[:, :, None] * r[:, None, :] * c_tt[:, None, None]
-    cov[:, diagonal, diagonal] += dinv
-    cov[:, :k, k] = cov[:, k, :k] = -r * c_tt[:, None]
+    with np.errstate(invalid="ignore"):
+        cov[:, :k, :k] = r[:, :, None] * r[:, None, :] * c_tt[:, None, None]
+        cov[:, diagonal, diagonal] += dinv
+        cov[:, :k, k] = cov[:, k, :k] = -r * c_tt[:, None]
     cov[:, k, k] = c_tt
-    return coef, cov
+    return cov
 
 
 def fit_quasipoisson(
@@ -294,7 +296,7 @@ def fit_quasipoisson(
         # working weight prior * mu.eta^2 / V(mu) is prior * mu
         z = w_eta + (w_y - w_mu) / w_mu
         w2 = w_prior * w_mu
-        beta, cov = _arrow_solve(*work.sums(w2, z), w_mask)
+        beta, pieces = _arrow_solve(*work.sums(w2, z), w_mask)
         finite = np.asarray(np.isfinite(beta).all(axis=1))  # else R: "non-finite coefficients", stop
         safe_beta = np.where(finite[:, None], beta, 0.0)
         eta_new = work.linear_predictor(safe_beta)
@@ -323,7 +325,7 @@ def fit_quasipoisson(
             out.eta[rows] = np.where(keep_new[:, None], eta_new[j], w_eta[j])
             out.mu[rows] = np.where(keep_new[:, None], mu_new[j], w_mu[j])
             out.working_weights[rows] = w2[j]
-            out.cov_unscaled[rows] = cov[j]
+            out.cov_unscaled[rows] = _arrow_inverse(*(piece[j] for piece in pieces))
             out.converged[rows] = conv[j]
             go = ~stop
             ids, work = ids[go], work.take(go)
@@ -361,15 +363,3 @@ def _select(fit: QuasiPoissonFit, rows: NDArray[np.intp]) -> QuasiPoissonFit:
         dispersion=fit.dispersion[rows],
         df_residual=fit.df_residual[rows],
     )
-
-
-def put(fit: QuasiPoissonFit, rows: NDArray[np.intp], part: QuasiPoissonFit) -> None:
-    """Overwrite the models at ``rows`` with ``part`` (in place)."""
-    fit.coef[rows] = part.coef
-    fit.converged[rows] = part.converged
-    fit.eta[rows] = part.eta
-    fit.mu[rows] = part.mu
-    fit.working_weights[rows] = part.working_weights
-    fit.cov_unscaled[rows] = part.cov_unscaled
-    fit.dispersion[rows] = part.dispersion
-    fit.df_residual[rows] = part.df_residual

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from healthbrain.surveillance.detectors import cusum as cusum_module
@@ -180,7 +180,7 @@ P_contra = TypeVar("P_contra", bound=MethodParams, contravariant=True)
 
 
 class Runner(Protocol[P_contra]):
-    def __call__(self, observed: FloatArray, params: P_contra, /, *, freq: int, start: int | None) -> Detection: ...
+    def __call__(self, observed: FloatArray, params: P_contra, *, freq: int, start: int | None) -> Detection: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,11 +196,11 @@ class Method(Generic[P]):
     check: Callable[[P, int], None] | None = None  # constraints that depend on freq
 
 
-def _run_fixed(observed: FloatArray, params: FixedParams, /, *, freq: int, start: int | None) -> Detection:
+def _run_fixed(observed: FloatArray, params: FixedParams, *, freq: int, start: int | None) -> Detection:
     return threshold_module.fixed_threshold(observed, threshold=params.threshold, start=start or 0)
 
 
-def _run_window(observed: FloatArray, params: WindowParams, /, *, freq: int, start: int | None) -> Detection:
+def _run_window(observed: FloatArray, params: WindowParams, *, freq: int, start: int | None) -> Detection:
     return threshold_module.window_count(observed, days=params.days, min_count=params.min_count, start=start)
 
 
@@ -215,7 +215,7 @@ def _percentile_check(params: PercentileParams, freq: int) -> None:
         raise InvalidParams("percentile", [("period", f"must exceed w + window - 1 = {w + window - 1} (got {period})")])
 
 
-def _run_percentile(observed: FloatArray, params: PercentileParams, /, *, freq: int, start: int | None) -> Detection:
+def _run_percentile(observed: FloatArray, params: PercentileParams, *, freq: int, start: int | None) -> Detection:
     period, w, window = params.resolved(freq)
     return percentile_module.moving_percentile(
         observed, period=period, w=w, window=window, b=params.b, percentile=params.percentile, start=start
@@ -223,7 +223,7 @@ def _run_percentile(observed: FloatArray, params: PercentileParams, /, *, freq: 
 
 
 def _ears(method: ears_module.EarsMethod) -> tuple[Runner[EarsParams], Callable[[EarsParams, int], int]]:
-    def run(observed: FloatArray, params: EarsParams, /, *, freq: int, start: int | None) -> Detection:
+    def run(observed: FloatArray, params: EarsParams, *, freq: int, start: int | None) -> Detection:
         return ears_module.ears(
             observed,
             method=method,
@@ -253,7 +253,14 @@ def _farrington_check(params: FarringtonParams, freq: int) -> None:
         )
 
 
-def _run_farrington(observed: FloatArray, params: FarringtonParams, /, *, freq: int, start: int | None) -> Detection:
+def _run_farrington(
+    observed: FloatArray,
+    params: FarringtonParams,
+    *,
+    freq: int,
+    start: int | None,
+    dates: NDArray[np.datetime64] | None = None,
+) -> Detection:
     return farrington_module.farrington_flexible(
         observed,
         freq=freq,
@@ -270,6 +277,7 @@ def _run_farrington(observed: FloatArray, params: FarringtonParams, /, *, freq: 
         threshold_method=params.threshold_method,
         alpha=params.alpha,
         limit54=params.limit54,
+        dates=dates,
     )
 
 
@@ -278,7 +286,7 @@ def _cusum_history(params: CusumParams, freq: int) -> int:
     return freq if params.m is None else 0
 
 
-def _run_cusum(observed: FloatArray, params: CusumParams, /, *, freq: int, start: int | None) -> Detection:
+def _run_cusum(observed: FloatArray, params: CusumParams, *, freq: int, start: int | None) -> Detection:
     return cusum_module.cusum(
         observed,
         start=_cusum_history(params, freq) if start is None else start,
@@ -353,9 +361,12 @@ def run_method(
     *,
     freq: int,
     start: int | None = None,
+    dates: NDArray[np.datetime64] | None = None,
 ) -> Detection:
     """Run the detector ``slug`` on ``observed`` (oldest first) from 0-based ``start`` (default: the
-    first point with enough history).
+    first point with enough history). ``dates`` (one per point) make Farrington flexible take its
+    reference weeks by date as R does for a series with dates (``epochAsDate``); the other
+    methods do not use them.
 
     Raises :class:`UnknownMethod`, :class:`InvalidParams`, :class:`InvalidSeries`, or
     :class:`InsufficientHistory` when the series (or ``start``) leaves too little history.
@@ -379,4 +390,6 @@ def run_method(
         raise InsufficientHistory(slug, needed=needed, available=max(start, 0), start=start)
     if start >= len(x):
         raise InvalidParams(slug, [("start", f"{start} is past the end of the series ({len(x)} points)")])
+    if dates is not None and isinstance(model, FarringtonParams):
+        return _run_farrington(x, model, freq=freq, start=start, dates=dates)
     return method.run(x, model, freq=freq, start=start)
