@@ -212,3 +212,19 @@ def test_a_failing_webhook_is_retried_later_and_says_why(
     failed = session.scalars(select(Notification).where(Notification.status == "pending")).all()
     assert len(failed) == 1 and failed[0].attempts == 1 and failed[0].last_error
     assert failed[0].next_attempt_at > failed[0].created_at
+
+
+def test_the_database_keeps_one_open_alert_per_signal_and_place(
+    client: TestClient, world: World, session: Session
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    alert = session.get(Alert, _class_alert(client, world))
+    assert alert is not None
+    columns = {c.key: getattr(alert, c.key) for c in Alert.__table__.columns if c.key != "id"}
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.add(Alert(**columns))  # a second open alert for the same class and signal
+        session.flush()
+    with session.begin_nested():
+        session.add(Alert(**{**columns, "status": "closed"}))  # closed ones may pile up
+        session.flush()

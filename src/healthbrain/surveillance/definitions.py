@@ -225,7 +225,7 @@ def _signals() -> dict[str, Signal]:
     ]
     # Fever itself (发热, and diagnosed influenza): the school ILI rule counts these, not every cough.
     out.append(
-        Signal("absence.fever", Feed.SCHOOL_ABSENCE, "fever", "因病缺课·发热", "Absence: fever", _SCHOOL_PLACES, True)
+        Signal("absence.fever", Feed.SCHOOL_ABSENCE, "fever", "因病缺课·发热", "Absence: Fever", _SCHOOL_PLACES, True)
     )
     out += [
         Signal(f"fever_clinic.{k}", Feed.FEVER_CLINIC, k, zh, en, _FACILITY_PLACES)

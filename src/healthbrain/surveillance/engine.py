@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from healthbrain.core.time import local_today
@@ -225,7 +226,13 @@ def raise_alerts(session: Session, hits: Sequence[Hit], *, received_at: datetime
             continue
         alert = open_alerts.get(key)
         if alert is None:
-            alert = _create(session, key, fresh, received_at=received_at, now=now)
+            try:
+                with session.begin_nested():
+                    alert = _create(session, key, fresh, received_at=received_at, now=now)
+            except IntegrityError:
+                # Another batch opened it since we looked (PostgreSQL; SQLite writes one at a time).
+                alert = repository.open_alerts_for(session, [key])[key]
+                _extend(session, alert, fresh, now=now)
         else:
             _extend(session, alert, fresh, now=now)
         _evidence(session, alert, fresh, now=now)

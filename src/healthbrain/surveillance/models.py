@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from healthbrain.core.types import BigIntPK, JSONType, UTCDateTime
@@ -231,6 +231,16 @@ class Alert(Base):
     __tablename__ = "surv_alert"
     __table_args__ = (
         Index("ix_surv_alert_signal_place_status", "signal", "place_kind", "place_id", "status"),
+        # One open alert per signal and place, kept by the database as well as by the engine.
+        Index(
+            "uq_surv_alert_open",
+            "signal",
+            "place_kind",
+            "place_id",
+            unique=True,
+            sqlite_where=text("status NOT IN ('dismissed', 'closed')"),
+            postgresql_where=text("status NOT IN ('dismissed', 'closed')"),
+        ),
         Index("ix_surv_alert_status_created", "status", "created_at"),
     )
 

@@ -127,7 +127,9 @@ def _schools_of_place(session: Session, kind: str, place: int) -> tuple[int | No
     return None, None, None
 
 
-def line_list(session: Session, *, principal: Principal, alert: Alert, reveal: bool = False) -> list[LineListRow]:
+def line_list(
+    session: Session, *, principal: Principal, alert: Alert, reveal: bool = False, language: str = DEFAULT_LANGUAGE
+) -> list[LineListRow]:
     """The rows behind an alert: which classes, which cases, which days."""
     signal = SIGNALS[alert.signal]
     first, last = _window(alert)
@@ -138,7 +140,10 @@ def line_list(session: Session, *, principal: Principal, alert: Alert, reveal: b
         found = [a for a in found if signal.key == "*" or absence_syndrome(a.cause) == signal.key]
         names = place_names(session, {(PlaceKind.CLASS, a.class_id) for a in found})
         for a in found:
-            cause = SYMPTOMS[a.cause][0] if a.cause in SYMPTOMS else DISEASES[a.cause].name_zh
+            if a.cause in SYMPTOMS:
+                cause = SYMPTOMS[a.cause][1 if language == "en" else 0]
+            else:
+                cause = DISEASES[a.cause].name_en if language == "en" else DISEASES[a.cause].name_zh
             rows.append(
                 LineListRow(
                     day=a.day,
@@ -169,7 +174,7 @@ def line_list(session: Session, *, principal: Principal, alert: Alert, reveal: b
                 LineListRow(
                     day=c.onset_date,
                     place=divisions[c.community_id].name if c.community_id in divisions else "",
-                    what=DISEASES[c.disease].name_zh,
+                    what=DISEASES[c.disease].name_en if language == "en" else DISEASES[c.disease].name_zh,
                     count=1,
                     detail={
                         "card_no": c.card_no,
@@ -209,7 +214,7 @@ def line_list(session: Session, *, principal: Principal, alert: Alert, reveal: b
                 LineListRow(
                     day=r.day,
                     place=names[(PlaceKind.INSTITUTION, r.institution_id)],
-                    what=signal.name_zh,
+                    what=signal.name(language),
                     count=value,
                     detail=detail,
                 )
@@ -294,7 +299,7 @@ def alert_detail(
         **base.model_dump(),
         evidence=[EvidenceOut.model_validate(e) for e in repository.evidence_of(session, [alert.id])],
         events=[AlertEventOut.model_validate(e) for e in repository.events_of(session, alert.id)],
-        line_list=line_list(session, principal=principal, alert=alert, reveal=reveal),
+        line_list=line_list(session, principal=principal, alert=alert, reveal=reveal, language=language),
         series=[(p.day, int(p.observed)) for p in points],
     )
 

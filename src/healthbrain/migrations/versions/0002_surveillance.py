@@ -129,6 +129,15 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_surv_alert_status_created", ["status", "created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_surv_alert_town_id"), ["town_id"], unique=False)
+    # One open alert per signal and place, kept by the database (two batches racing on PostgreSQL).
+    op.create_index(
+        "uq_surv_alert_open",
+        "surv_alert",
+        ["signal", "place_kind", "place_id"],
+        unique=True,
+        sqlite_where=sa.text("status NOT IN ('dismissed', 'closed')"),
+        postgresql_where=sa.text("status NOT IN ('dismissed', 'closed')"),
+    )
 
     op.create_table(
         "surv_detector",
