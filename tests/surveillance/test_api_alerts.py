@@ -228,3 +228,17 @@ def test_the_database_keeps_one_open_alert_per_signal_and_place(
     with session.begin_nested():
         session.add(Alert(**{**columns, "status": "closed"}))  # closed ones may pile up
         session.flush()
+
+
+def test_a_broken_setting_does_not_stop_the_others(client: TestClient, world: World, session: Session) -> None:
+    from healthbrain.surveillance.models import DetectorConfig
+
+    broken = session.scalar(select(DetectorConfig).where(DetectorConfig.code == "school.class.respiratory.3d5"))
+    assert broken is not None
+    broken.params = {"days": 0, "min_count": 5}  # saved before a method changed its rules, say
+    session.commit()
+    result = client.post(
+        f"{FEEDS}/school_absence", headers=bearer(world, "school"), json={"rows": [absence(school_day(), "fever", 3)]}
+    )
+    assert result.status_code == 200
+    assert len(result.json()["alerts"]) == 1  # the 1-day rule still raises its alert

@@ -4,6 +4,7 @@ rows that is answered to the sender and kept, verbatim, in the database."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,15 @@ class RowError(BaseModel):
     row: int
     field: str | None
     message: str
+
+
+def stored_errors(rejections: Iterable[Any]) -> list[RowError]:
+    """The row errors of a batch as they were answered, from its kept rejections (a replay)."""
+    return [
+        RowError(row=r.row_number, field=e.get("field"), message=e.get("message", ""))
+        for r in rejections
+        for e in r.errors
+    ]
 
 
 def verbatim_json(value: Any) -> str:

@@ -17,7 +17,7 @@ from healthbrain.auth.roles import Permission, Scope
 from healthbrain.auth.scope import Principal
 from healthbrain.core.bulk import db_datetime
 from healthbrain.core.errors import Conflict, InvalidInput, NotFound
-from healthbrain.core.ingest import Rejects, RowError, validation_reasons, verbatim_json
+from healthbrain.core.ingest import Rejects, stored_errors, validation_reasons, verbatim_json
 from healthbrain.core.params import is_db_id
 from healthbrain.core.time import SHANGHAI, utcnow
 from healthbrain.people import service as people
@@ -503,11 +503,7 @@ def bulk_observations(
 
 
 def _stored_result(session: Session, batch: IngestBatch) -> BulkResult:
-    errors = [
-        RowError(row=r.row_number, field=e.get("field"), message=e.get("message", ""))
-        for r in repository.rejections_of(session, batch.id)
-        for e in r.errors
-    ]
+    errors = stored_errors(repository.rejections_of(session, batch.id))
     return BulkResult(
         batch_id=batch.id,
         received=batch.received,

@@ -78,7 +78,7 @@ def load_feeds(session: Session, feeds: Feeds, *, progress: Progress) -> dict[st
         if feed == Feed.CASE:
             columns["deleted"] = [False] * n
             columns["died"] = [False] * n
-        names = [c for c in (*spec.columns, "died") if c in columns]
+        names = [c for c in spec.columns if c in columns]
         progress(f"feed {feed}", 0, n)
         received = [
             db_datetime(_received(feed, {c: columns[c][i] for c in ("day", "reported_at") if c in columns}))

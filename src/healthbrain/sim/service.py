@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
@@ -35,6 +36,52 @@ def _noop(_stage: str, _done: int, _total: int) -> None:
     return None
 
 
+@dataclass(frozen=True)
+class District:
+    """The arrays of a synthetic district before it is loaded: what ``simulate`` loads and what
+    ``healthbrain surveillance evaluate`` runs the detectors on, from the same seed."""
+
+    geo: geography.Geography
+    population: population.Population
+    ages: np.ndarray
+    directory: institutions.Directory
+    streams: list[np.random.Generator]
+
+    def feeds(self, *, as_of: date, days: int, case_years: int = 6, **options: Any) -> feeds.Feeds:
+        district_id, _towns, community_ids = institutions.division_ids(self.geo)
+        return feeds.generate(
+            self.streams[6],
+            geo=self.geo,
+            directory=self.directory,
+            ages=self.ages,
+            community=self.population.community,
+            male=self.population.male,
+            names=self.population.name,
+            id_numbers=self.population.id_number,
+            community_ids=community_ids,
+            district_id=district_id,
+            as_of=as_of,
+            days=days,
+            case_years=case_years,
+            **options,
+        )
+
+
+def build_district(*, seed: int, residents: int, as_of: date, progress: load.Progress = _noop) -> District:
+    """Geography, residents and directory, each stage from its own stream of the seed."""
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+    progress("geography", 0, 1)
+    geo = geography.build(streams[0], residents)
+    weights = np.array([c.weight for c in geo.communities])
+    progress("residents", 0, 1)
+    pop = population.build(streams[1], residents, weights, as_of)
+    ages = ((np.datetime64(as_of, "D") - pop.birth).astype(int) / 365.25).astype(int)
+    community_population = np.bincount(pop.community, minlength=len(geo.communities)).astype(float)
+    progress("directory", 0, 1)
+    directory = institutions.build(streams[2], geo, community_population, ages, pop.community)
+    return District(geo, pop, ages, directory, streams)
+
+
 def simulate(
     database: Database,
     *,
@@ -53,18 +100,16 @@ def simulate(
     if residents < MIN_RESIDENTS:
         raise ValueError(f"a district needs at least {MIN_RESIDENTS} residents")
     started = time.perf_counter()
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
-    progress("geography", 0, 1)
-    geo = geography.build(streams[0], residents)
-    weights = np.array([c.weight for c in geo.communities])
-    progress("residents", 0, 1)
-    pop = population.build(streams[1], residents, weights, as_of)
-    ages = ((np.datetime64(as_of, "D") - pop.birth).astype(int) / 365.25).astype(int)
-    community_population = np.bincount(pop.community, minlength=len(geo.communities)).astype(float)
-    progress("directory", 0, 1)
-    directory = institutions.build(streams[2], geo, community_population, ages, pop.community)
+    district = build_district(seed=seed, residents=residents, as_of=as_of, progress=progress)
+    geo, pop, ages, directory, streams = (
+        district.geo,
+        district.population,
+        district.ages,
+        district.directory,
+        district.streams,
+    )
     progress("history", 0, 1)
-    district_id, _towns, community_ids = institutions.division_ids(geo)
+    _district_id, _towns, community_ids = institutions.division_ids(geo)
     care = history.build(
         streams[3],
         ages=ages,
@@ -77,25 +122,7 @@ def simulate(
         history_days=history_days,
     )
     progress("feeds", 0, 1)
-    surveillance_feeds = (
-        feeds.generate(
-            streams[6],
-            geo=geo,
-            directory=directory,
-            ages=ages,
-            community=pop.community,
-            male=pop.male,
-            names=pop.name,
-            id_numbers=pop.id_number,
-            community_ids=community_ids,
-            district_id=district_id,
-            as_of=as_of,
-            days=feed_days,
-            case_years=case_years,
-        )
-        if feed_days > 0
-        else None
-    )
+    surveillance_feeds = district.feeds(as_of=as_of, days=feed_days, case_years=case_years) if feed_days > 0 else None
     with database.unit_of_work() as session:
         if session.scalar(select(func.count()).select_from(Division)) or session.scalar(
             select(func.count()).select_from(Resident)

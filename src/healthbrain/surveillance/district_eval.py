@@ -38,14 +38,13 @@ from typing import Any, Final, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from healthbrain.sim import geography, institutions, population
-from healthbrain.sim.feeds import Feeds, Truth, generate
+from healthbrain.sim.feeds import Feeds, Truth
+from healthbrain.sim.service import build_district
 from healthbrain.surveillance.definitions import SIGNALS, Feed, PlaceKind, grade_rank
 from healthbrain.surveillance.detectors.base import InsufficientHistory
 from healthbrain.surveillance.detectors.registry import METHODS, run_method
 from healthbrain.surveillance.engine import FREQ
 from healthbrain.surveillance.ingest import column_arrays
-from healthbrain.surveillance.scan import space_time_permutation_scan
 from healthbrain.surveillance.series import (
     PLACE_KINDS,
     SIGNAL_SLUGS,
@@ -56,7 +55,7 @@ from healthbrain.surveillance.series import (
     school_days,
     sum_cells,
 )
-from healthbrain.surveillance.tasks import SCAN, ScanParams
+from healthbrain.surveillance.tasks import SCAN, ScanParams, scan_clusters
 from healthbrain.surveillance.truth import MATCH_AFTER_DAYS, SIGNAL_FAMILIES, District, matches
 
 FloatMatrix = NDArray[np.float64]
@@ -117,30 +116,9 @@ def simulate_district(
     """A synthetic district and its feeds. The streams follow the simulator's (geography, residents,
     directory first; feeds from the seventh), so a seed gives the same district as ``simulate``.
     No outbreak is forced into the last days (they could not be detected yet)."""
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(7)]
-    geo = geography.build(streams[0], residents)
-    weights = np.array([c.weight for c in geo.communities])
-    pop = population.build(streams[1], residents, weights, as_of)
-    ages = ((np.datetime64(as_of, "D") - pop.birth).astype(int) / 365.25).astype(int)
-    per_community = np.bincount(pop.community, minlength=len(geo.communities)).astype(float)
-    directory = institutions.build(streams[2], geo, per_community, ages, pop.community)
-    district_id, _towns, community_ids = institutions.division_ids(geo)
-    feeds = generate(
-        streams[6],
-        geo=geo,
-        directory=directory,
-        ages=ages,
-        community=pop.community,
-        male=pop.male,
-        names=pop.name,
-        id_numbers=pop.id_number,
-        community_ids=community_ids,
-        district_id=district_id,
-        as_of=as_of,
-        days=days,
-        outbreaks_per_year=outbreaks_per_year,
-        recent_outbreaks=False,
-    )
+    district = build_district(seed=seed, residents=residents, as_of=as_of)
+    feeds = district.feeds(as_of=as_of, days=days, outbreaks_per_year=outbreaks_per_year, recent_outbreaks=False)
+    geo, directory = district.geo, district.directory
     return feeds, District.from_sim(geo, directory)
 
 
@@ -362,19 +340,7 @@ def _scan_days(
     found = []
     for end, day in zip(ends, days, strict=True):
         window = cases[:, end - params.history_days + 1 : end + 1]
-        if window[:, -params.max_days :].sum() == 0:
-            continue
-        result = space_time_permutation_scan(
-            window,
-            xy,
-            max_days=params.max_days,
-            max_areas=params.max_areas,
-            max_area_share=1.0,
-            replications=params.replications,
-            rng=np.random.default_rng(params.seed + day.toordinal()),
-            lonlat=True,
-        )
-        found += [(day, c.centre, c.areas, c.observed) for c in result.clusters if c.p_value < params.alpha]
+        found += [(day, c.centre, c.areas, c.observed) for c in scan_clusters(window, xy, params, day)]
     return found
 
 

@@ -23,7 +23,13 @@ from healthbrain.core.time import local_today
 from healthbrain.surveillance import notify, repository
 from healthbrain.surveillance.definitions import SIGNALS, PlaceKind, grade_rank
 from healthbrain.surveillance.detectors.base import InsufficientHistory
-from healthbrain.surveillance.detectors.registry import METHODS, InvalidParams, UnknownMethod, run_method
+from healthbrain.surveillance.detectors.registry import (
+    METHODS,
+    InvalidParams,
+    UnknownMethod,
+    run_method,
+    validate_params,
+)
 from healthbrain.surveillance.models import Alert, AlertEvent, AlertEvidence, AlertStatus, DetectorConfig
 from healthbrain.surveillance.series import Cells, monday, school_days
 
@@ -73,7 +79,7 @@ def _axis(detector: DetectorConfig, first: date, last: date, holidays: list[tupl
 def _span(detector: DetectorConfig, eval_first: date, eval_last: date, holidays: list[tuple[date, date]]) -> np.ndarray:
     """The period axis from far enough back for the method's history to the last evaluated day."""
     method = METHODS[detector.method]
-    needed = method.min_history(method.params.model_validate(detector.params), FREQ[detector.interval]) + 1
+    needed = method.min_history(validate_params(detector.method, detector.params), FREQ[detector.interval]) + 1
     if detector.interval == "week":
         back = timedelta(weeks=needed + 1)
     elif SIGNALS[detector.signal].school_days:
@@ -102,7 +108,11 @@ def evaluate(
     eval_days = sorted(
         {monday(np.array([d], dtype="datetime64[D]"))[0].item() if weekly else d for ds in targets.values() for d in ds}
     )
-    axis = _span(detector, eval_days[0], eval_days[-1], holidays)
+    try:
+        axis = _span(detector, eval_days[0], eval_days[-1], holidays)
+    except (InvalidParams, UnknownMethod) as exc:  # a setting saved before a method changed
+        log.warning("detector misconfigured", extra={"detector": detector.code, "reason": str(exc)})
+        return []
     if len(axis) == 0:
         return []
     first, last = axis[0].item(), axis[-1].item()

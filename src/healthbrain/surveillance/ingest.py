@@ -26,7 +26,7 @@ from healthbrain.auth.roles import Permission, Scope
 from healthbrain.auth.scope import Principal
 from healthbrain.core.errors import InvalidInput
 from healthbrain.core.i18n import DEFAULT_LANGUAGE, translate
-from healthbrain.core.ingest import Rejects, RowError, validation_messages, verbatim_json
+from healthbrain.core.ingest import Rejects, stored_errors, validation_messages, verbatim_json
 from healthbrain.core.schemas import InputModel
 from healthbrain.core.time import local_today, utcnow
 from healthbrain.people.resident_id import ResidentIdError, parse
@@ -531,11 +531,7 @@ def ingest(
 
 
 def _stored_result(session: Session, batch: IngestBatch, feed: Feed) -> FeedResult:
-    errors = [
-        RowError(row=r.row_number, field=e.get("field"), message=e.get("message", ""))
-        for r in repository.rejections_of(session, batch.id)
-        for e in r.errors
-    ]
+    errors = stored_errors(repository.rejections_of(session, batch.id))
     return FeedResult(
         batch_id=batch.id,
         feed=str(feed),

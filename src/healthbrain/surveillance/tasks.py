@@ -27,7 +27,7 @@ from healthbrain.db import Database
 from healthbrain.surveillance import engine, repository
 from healthbrain.surveillance.detectors.registry import METHODS
 from healthbrain.surveillance.models import DetectorConfig
-from healthbrain.surveillance.scan import space_time_permutation_scan
+from healthbrain.surveillance.scan import ScanCluster, space_time_permutation_scan
 
 log = logging.getLogger("healthbrain.surveillance")
 
@@ -63,6 +63,24 @@ class PassResult:
     by_method: dict[str, float] = field(default_factory=dict)
 
 
+def scan_clusters(cases: np.ndarray, coordinates: np.ndarray, params: ScanParams, day: date) -> list[ScanCluster]:
+    """The scan's clusters ending on ``day`` with p < α, over ``cases[area, day]`` (the last column
+    is ``day``); the Monte Carlo draws are seeded by the day, so a rerun gives the same answer."""
+    if cases[:, -params.max_days :].sum() == 0:
+        return []
+    result = space_time_permutation_scan(
+        cases,
+        coordinates,
+        max_days=params.max_days,
+        max_areas=params.max_areas,
+        max_area_share=1.0,
+        replications=params.replications,
+        rng=np.random.default_rng(params.seed + day.toordinal()),
+        lonlat=True,
+    )
+    return [c for c in result.clusters if c.p_value < params.alpha]
+
+
 def _scan(session: Session, detector: DetectorConfig, day: date) -> list[engine.Hit]:
     params = ScanParams.model_validate(detector.params)
     areas = repository.communities(session)
@@ -74,23 +92,9 @@ def _scan(session: Session, detector: DetectorConfig, day: date) -> list[engine.
     ):
         if (i := index.get(place)) is not None:
             cases[i, (period - first).days] += value
-    if cases[:, -params.max_days :].sum() == 0:
-        return []
     coordinates = np.array([[x or 0.0, y or 0.0] for _id, x, y in areas])
-    result = space_time_permutation_scan(
-        cases,
-        coordinates,
-        max_days=params.max_days,
-        max_areas=params.max_areas,
-        max_area_share=1.0,
-        replications=params.replications,
-        rng=np.random.default_rng(params.seed + day.toordinal()),
-        lonlat=True,
-    )
     hits = []
-    for cluster in result.clusters:
-        if cluster.p_value >= params.alpha:
-            continue
+    for cluster in scan_clusters(cases, coordinates, params, day):
         centre = areas[cluster.centre][0]
         hits.append(
             engine.Hit(
@@ -107,7 +111,7 @@ def _scan(session: Session, detector: DetectorConfig, day: date) -> list[engine.
                     "expected": round(float(cluster.expected), 2),
                     "llr": round(float(cluster.llr), 3),
                     "p_value": cluster.p_value,
-                    "replications": result.replications,
+                    "replications": params.replications,
                 },
             )
         )
