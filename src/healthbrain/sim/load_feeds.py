@@ -123,20 +123,29 @@ class _AlertAt:
     areas: tuple[int, ...]
 
 
-def _plan(alert: Any, matched: bool, rng: np.random.Generator) -> list[tuple[datetime, str, str | None, str | None]]:
-    """How the CDC desk answers an alert: verified within hours; a real cluster is assessed,
-    responded to and closed after some days; noise is dismissed or watched and closed. One in ten
-    alerts waits unanswered (the console's overdue marks)."""
+def _plan(
+    alert: Any, outbreak_ends: date | None, rng: np.random.Generator
+) -> list[tuple[datetime, str, str | None, str | None]]:
+    """How the CDC desk answers an alert: verified within hours; a real cluster (one that ends on
+    ``outbreak_ends``) is assessed, reported, responded to and closed a week after its last case;
+    noise is dismissed or watched and closed. One in ten alerts waits unanswered (the console's
+    overdue marks)."""
     if rng.random() < 0.1:
         return []
     start = alert.created_at + timedelta(hours=float(rng.gamma(2.0, 1.2)))
     steps: list[tuple[datetime, str, str | None, str | None]] = [(start, "verify", None, None)]
-    if matched:
+    if outbreak_ends is not None:
+        closing = datetime.combine(outbreak_ends + timedelta(days=7), time(17, 0), tzinfo=SHANGHAI)
         steps += [
             (start + timedelta(hours=3), "assess", "现场调查：病例有流行病学关联", None),
             (start + timedelta(hours=4), "report", None, None),
             (start + timedelta(hours=6), "respond", "启动响应：隔离病例，落实晨午检和消毒", None),
-            (start + timedelta(days=5), "close", "疫情得到控制", "confirmed_outbreak"),
+            (
+                max(closing, start + timedelta(days=1)),
+                "close",
+                "连续一周无新发病例，疫情得到控制",
+                "confirmed_outbreak",
+            ),
         ]
     elif rng.random() < 0.7:
         steps.append((start + timedelta(hours=2), "dismiss", "核实为散发病例，无流行病学关联", None))
@@ -175,7 +184,8 @@ def backfill_alerts(
             if alert.id not in plans:
                 areas = tuple(service.alert_cluster_areas(session, alert))
                 at = _AlertAt(alert.signal, alert.place_kind, alert.place_id, alert.first_day, areas)
-                plans[alert.id] = _plan(alert, any(matches(t, at, district) for t in truth), rng)
+                ends = [t.last_day for t in truth if matches(t, at, district)]
+                plans[alert.id] = _plan(alert, max(ends) if ends else None, rng)
         until = evening + timedelta(hours=23, minutes=59) if k < days - 1 else evening
         for alert_id, steps in plans.items():
             while steps and steps[0][0] <= until:

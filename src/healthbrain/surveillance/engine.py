@@ -26,6 +26,7 @@ from healthbrain.surveillance.detectors.base import InsufficientHistory
 from healthbrain.surveillance.detectors.registry import (
     METHODS,
     InvalidParams,
+    PercentileParams,
     UnknownMethod,
     run_method,
     validate_params,
@@ -79,7 +80,12 @@ def _axis(detector: DetectorConfig, first: date, last: date, holidays: list[tupl
 def _span(detector: DetectorConfig, eval_first: date, eval_last: date, holidays: list[tuple[date, date]]) -> np.ndarray:
     """The period axis from far enough back for the method's history to the last evaluated day."""
     method = METHODS[detector.method]
-    needed = method.min_history(validate_params(detector.method, detector.params), FREQ[detector.interval]) + 1
+    params = validate_params(detector.method, detector.params)
+    needed = method.min_history(params, FREQ[detector.interval]) + 1
+    if isinstance(params, PercentileParams):
+        # The percentile can start with one earlier year, but compares with all b it is given.
+        period, w, window = params.resolved(FREQ[detector.interval])
+        needed = max(needed, params.b * period + w + window)
     if detector.interval == "week":
         back = timedelta(weeks=needed + 1)
     elif SIGNALS[detector.signal].school_days:
