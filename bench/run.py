@@ -246,6 +246,13 @@ def bench_detectors(args: argparse.Namespace) -> None:
     record("detectors", "python bench/run.py detectors", detectors_vs_r.run())
 
 
+def bench_parity(args: argparse.Namespace) -> None:
+    """`healthbrain detect` on every R reference series, compared with R's output file row by row."""
+    import detect_parity
+
+    record("parity", "python bench/run.py parity", detect_parity.run())
+
+
 def bench_alerts(args: argparse.Namespace) -> None:
     """Data in → alert out through a real server (target < 1 s), on a district of --residents
     (default here 50,000: the latency does not depend on the district's size but on the path)."""
@@ -279,6 +286,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "demo": bench_demo,
     "bulk": bench_bulk,
     "detectors": bench_detectors,
+    "parity": bench_parity,
     "alerts": bench_alerts,
     "pass": bench_pass,
 }
