@@ -13,14 +13,8 @@ import pytest
 from healthbrain.sim.feeds import Feeds, Truth
 from healthbrain.surveillance.defaults import DEFAULTS_V1, Default
 from healthbrain.surveillance.definitions import Feed
-from healthbrain.surveillance.district_eval import (
-    OUTBREAK_KINDS,
-    Alarm,
-    build_series,
-    episodes,
-    evaluate_district,
-    simulate_district,
-)
+from healthbrain.surveillance.district_eval import OUTBREAK_KINDS, build_series, evaluate_district, simulate_district
+from healthbrain.surveillance.district_report import Alarm, episodes
 from healthbrain.surveillance.series import PlaceIndex, aggregate, contributions
 from healthbrain.surveillance.truth import District, matches
 

@@ -15,13 +15,13 @@ realistic mix of noise and signal for the detectors, not an epidemiological fore
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
 
+from healthbrain.sim.facility_feeds import WEEKDAY_FACTOR, facility_feeds, seasonal
 from healthbrain.sim.geography import Geography
 from healthbrain.sim.institutions import Directory
 from healthbrain.surveillance.definitions import Feed
@@ -42,7 +42,6 @@ ABSENCE_CAUSES = (  # cause, share of illness absences
     ("parotid_swelling", 0.005),
     ("other", 0.135),
 )
-WEEKDAY_FACTOR = np.array([1.15, 1.0, 1.0, 1.0, 0.9, 0.6, 0.5])  # Monday … Sunday
 
 # Notifiable diseases: (code, cases per 100,000 a year, ages (lo, hi), month of peak, seasonal
 # amplitude). Orders of magnitude from China's national notifiable-disease reports 2015–2019
@@ -63,18 +62,6 @@ DISEASES = (
 )
 SCHOOL_STAGE_AGES = {"kindergarten": (3, 6), "primary": (6, 12), "junior": (12, 15), "senior": (15, 18)}
 STAGE_FIRST_GRADE = {"kindergarten": 0, "primary": 1, "junior": 7, "senior": 10}
-
-PHARMACY_BASE = {"antipyretic": 6.0, "cough_cold": 10.0, "antidiarrhoeal": 2.5, "antiviral": 0.4}
-PATHOGEN_POSITIVITY = {  # baseline share positive, and what raises it
-    "influenza_a": (0.02, "flu"),
-    "influenza_b": (0.01, "flu_b"),
-    "sars_cov_2": (0.02, "none"),
-    "rsv": (0.02, "winter"),
-    "norovirus": (0.03, "winter"),
-    "rotavirus": (0.03, "winter"),
-    "enterovirus": (0.05, "hfmd"),
-    "mycoplasma": (0.05, "none"),
-}
 
 
 @dataclass
@@ -118,12 +105,6 @@ def school_holidays(first: date, last: date) -> list[tuple[str, date, date]]:
             ("国庆节", date(year, 10, 1), date(year, 10, 7)),
         ]
     return [(n, a, b) for n, a, b in out if b >= first and a <= last]
-
-
-def _seasonal(days: np.ndarray, peak_month: int, amplitude: float) -> np.ndarray:
-    doy = (days - days.astype("datetime64[Y]")).astype(np.int64)
-    peak = (peak_month - 1) * 30.4 + 15
-    return np.asarray(1.0 + amplitude * np.cos(2 * math.pi * (doy - peak) / 365.25))
 
 
 def _flu_waves(rng: np.random.Generator, days: np.ndarray) -> tuple[np.ndarray, list[tuple[date, date, float]]]:
@@ -283,7 +264,7 @@ def _background_cases(
         eligible = np.flatnonzero((ctx.ages >= lo) & (ctx.ages < hi))
         if not len(eligible):
             continue
-        daily = n * incidence / 1e5 / 365.25 * _seasonal(days, peak, amplitude)
+        daily = n * incidence / 1e5 / 365.25 * seasonal(days, peak, amplitude)
         if disease == "influenza":
             daily = daily * (1 + 8 * flu)
         counts = rng.poisson(daily)
@@ -301,7 +282,7 @@ def _background_cases(
 def _absence(ctx: _Context, schools: list[Any], classes: dict[int, list[tuple[int, Any]]]) -> None:
     rng = ctx.rng
     days = ctx.days[ctx.school_day]
-    season = _seasonal(days, 1, 0.45)
+    season = seasonal(days, 1, 0.45)
     weekday = WEEKDAY_FACTOR[((days.astype(np.int64) + 3) % 7)]
     flu = ctx.flu[ctx.school_day]
     for school in schools:
@@ -577,72 +558,6 @@ def generate(
     rows = {
         Feed.SCHOOL_ABSENCE: {k: v for k, v in ctx.absence.items()},
         Feed.CASE: {k: v for k, v in ctx.cases.items()},
-        **_facility_feeds(ctx),
+        **facility_feeds(rng, days=all_days, flu=flu, population=len(ages), institutions=directory.institutions),
     }
     return Feeds(rows=rows, holidays=holidays, truth=ctx.truth, first_day=first, last_day=as_of)
-
-
-def _facility_feeds(ctx: _Context) -> dict[Feed, dict[str, Any]]:
-    """Fever clinics (hospitals and centres), pharmacies and laboratories: a row a day each."""
-    rng = ctx.rng
-    days = ctx.days
-    n = len(days)
-    population = len(ctx.ages)
-    winter = _seasonal(days, 1, 0.5)
-    summer = _seasonal(days, 7, 0.5)
-    hfmd_season = _seasonal(days, 5, 0.6)
-    weekday = WEEKDAY_FACTOR[((days.astype(np.int64) + 3) % 7)] ** 0.3
-    institutions = ctx.directory.institutions
-    hospitals = [i for i in institutions if i.kind == "hospital"]
-    centres = [i for i in institutions if i.kind == "chc"]
-    pharmacies = [i for i in institutions if i.kind == "pharmacy"]
-    labs = hospitals + [i for i in institutions if i.kind == "cdc"]
-    out: dict[Feed, dict[str, Any]] = {
-        Feed.FEVER_CLINIC: {k: [] for k in ("institution_id", "day", "category", "visits")},
-        Feed.PHARMACY: {k: [] for k in ("institution_id", "day", "category", "quantity")},
-        Feed.LAB: {k: [] for k in ("institution_id", "day", "pathogen", "tested", "positive")},
-    }
-    day_list = days.tolist()
-    clinics = hospitals + centres
-    for inst in clinics:
-        share = (0.6 / max(len(hospitals), 1)) if inst.kind == "hospital" else (0.4 / max(len(centres), 1))
-        visits = rng.poisson(population * 0.0003 * share * winter * weekday * (1 + 1.5 * ctx.flu))
-        ili = rng.binomial(visits, np.clip(0.25 + 0.08 * ctx.flu, 0, 0.9))
-        sari = rng.binomial(ili, 0.03)
-        for category, values in (("visits", visits), ("ili", ili), ("sari", sari)):
-            out[Feed.FEVER_CLINIC]["institution_id"].extend([inst.id] * n)
-            out[Feed.FEVER_CLINIC]["day"].extend(day_list)
-            out[Feed.FEVER_CLINIC]["category"].extend([category] * n)
-            out[Feed.FEVER_CLINIC]["visits"].extend(values.tolist())
-    for inst in pharmacies:
-        size = float(rng.gamma(4.0, 0.25))
-        for category, base in PHARMACY_BASE.items():
-            season = {
-                "antipyretic": winter * (1 + 1.2 * ctx.flu),
-                "cough_cold": winter * (1 + 0.8 * ctx.flu),
-                "antidiarrhoeal": summer,
-                "antiviral": 1 + 6 * ctx.flu,
-            }[category]
-            values = rng.poisson(base * size * season * weekday)
-            out[Feed.PHARMACY]["institution_id"].extend([inst.id] * n)
-            out[Feed.PHARMACY]["day"].extend(day_list)
-            out[Feed.PHARMACY]["category"].extend([category] * n)
-            out[Feed.PHARMACY]["quantity"].extend(values.tolist())
-    for inst in labs:
-        for pathogen, (base, driver) in PATHOGEN_POSITIVITY.items():
-            tested = rng.poisson((8 if inst.kind == "hospital" else 15) * winter * weekday * (1 + 0.5 * ctx.flu))
-            rate = {
-                "flu": base + 0.06 * ctx.flu,
-                "flu_b": base + 0.015 * ctx.flu,
-                "winter": base * winter,
-                "hfmd": base * hfmd_season,
-                "none": np.full(n, base),
-            }[driver]
-            positive = rng.binomial(tested, np.clip(rate, 0, 0.95))
-            keep = tested > 0
-            out[Feed.LAB]["institution_id"].extend([inst.id] * int(keep.sum()))
-            out[Feed.LAB]["day"].extend(days[keep].tolist())
-            out[Feed.LAB]["pathogen"].extend([pathogen] * int(keep.sum()))
-            out[Feed.LAB]["tested"].extend(tested[keep].tolist())
-            out[Feed.LAB]["positive"].extend(positive[keep].tolist())
-    return out
