@@ -249,9 +249,13 @@ def test_a_case_links_to_the_resident_by_id_number(client: TestClient, world: Wo
     onset = school_day()
     row = case("L-1", "influenza", onset, community=world.codes["a1"], id_number=world.id_numbers["a1_child"])
     bad = case("L-2", "influenza", onset, community=world.codes["a1"], id_number="330199200001011234")
-    result = client.post(f"{FEEDS}/case", headers=bearer(world, "cdc"), json={"rows": [row, bad]}).json()
+    later = case(
+        "L-3", "influenza", onset, community=world.codes["a1"], diagnosis_date=(onset + timedelta(days=30)).isoformat()
+    )
+    result = client.post(f"{FEEDS}/case", headers=bearer(world, "cdc"), json={"rows": [row, bad, later]}).json()
     assert result["inserted"] == 1
-    assert result["errors"][0]["row"] == 2 and result["errors"][0]["field"] == "id_number"
+    assert [(e["row"], e["field"]) for e in result["errors"]] == [(2, "id_number"), (3, "diagnosis_date")]
+    assert "校验位" in result["errors"][0]["message"]  # why the ID number is wrong, in words
 
 
 def test_incremental_counts_equal_a_rebuild(client: TestClient, world: World, session: Session) -> None:

@@ -66,7 +66,7 @@ class FeedSpec:
     institution_field: str  # the row field naming the sending institution
     institution_kinds: frozenset[str]
     columns: tuple[str, ...]  # stored columns (a change in any of them is a correction)
-    day_field: str
+    day_field: str  # the row's field that dates it (its care date, or a case's onset)
 
     @property
     def model(self) -> Any:
@@ -80,7 +80,7 @@ SPECS: dict[Feed, FeedSpec] = {
         "school_code",
         frozenset({"school"}),
         ("school_id", "class_id", "day", "cause", "absent", "enrolled"),
-        "day",
+        "date",
     ),
     Feed.FEVER_CLINIC: FeedSpec(
         Feed.FEVER_CLINIC,
@@ -88,7 +88,7 @@ SPECS: dict[Feed, FeedSpec] = {
         "institution_code",
         frozenset({"hospital", "chc"}),
         ("institution_id", "day", "category", "visits"),
-        "day",
+        "date",
     ),
     Feed.PHARMACY: FeedSpec(
         Feed.PHARMACY,
@@ -96,7 +96,7 @@ SPECS: dict[Feed, FeedSpec] = {
         "institution_code",
         frozenset({"pharmacy"}),
         ("institution_id", "day", "category", "quantity"),
-        "day",
+        "date",
     ),
     Feed.LAB: FeedSpec(
         Feed.LAB,
@@ -104,7 +104,7 @@ SPECS: dict[Feed, FeedSpec] = {
         "institution_code",
         frozenset({"hospital", "chc", "cdc"}),
         ("institution_id", "day", "pathogen", "tested", "positive"),
-        "day",
+        "date",
     ),
     Feed.CASE: FeedSpec(
         Feed.CASE,
@@ -158,10 +158,15 @@ def _parse(spec: FeedSpec, rows: Sequence[tuple[int, Any]], rejects: Rejects, to
         except ValidationError as exc:
             rejects.add(number, raw, validation_messages(exc, language))
             continue
-        day: date = getattr(item, "date", None) or getattr(item, "onset_date")  # noqa: B009
-        field_name = "date" if hasattr(item, "date") else "onset_date"
-        if day > today:
-            rejects.add(number, raw, [(field_name, translate("row.future", language, day=day.isoformat()))])
+        field_name = spec.day_field
+        day: date = getattr(item, field_name)
+        later = [
+            (f, d)
+            for f in (field_name, "diagnosis_date")
+            if isinstance(d := getattr(item, f, None), date) and d > today
+        ]
+        if later:
+            rejects.add(number, raw, [(f, translate("row.future", language, day=d.isoformat())) for f, d in later])
             continue
         if day < EARLIEST_DAY:
             rejects.add(
