@@ -30,14 +30,14 @@ def _detector(method: str, signal: str, params: dict[str, object], interval: str
     ],
 )
 def test_history_reaches_back_far_enough(detector: DetectorConfig, at_least: int) -> None:
-    axis = engine._span(detector, DAY, DAY, [])
+    axis = engine.history_span(detector, DAY, DAY, [])
     assert len(axis) - 1 >= at_least
     assert axis[-1].item() <= DAY
 
 
 def test_school_days_skip_weekends_and_holidays() -> None:
     detector = _detector("ears-c2", "absence.all", {"baseline": 7})
-    axis = engine._span(detector, DAY, DAY, [(date(2026, 11, 16), date(2026, 11, 20))])
+    axis = engine.history_span(detector, DAY, DAY, [(date(2026, 11, 16), date(2026, 11, 20))])
     days = [d.item() for d in axis]
     assert all(d.weekday() < 5 for d in days)
     assert not any(date(2026, 11, 16) <= d <= date(2026, 11, 20) for d in days)

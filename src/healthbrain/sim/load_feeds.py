@@ -48,12 +48,9 @@ def _merge_absence(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
     return {name: [r[i] for r in rows] for i, name in enumerate(names)}
 
 
-def _received(feed: Feed, values: dict[str, Any]) -> datetime:
-    """When a row would have arrived: a case when it was reported, a daily count that evening."""
-    if feed == Feed.CASE:
-        stamp: datetime = values["reported_at"]
-        return stamp
-    return datetime.combine(values["day"], time(18, 0), tzinfo=SHANGHAI).astimezone(UTC)
+def _evening(day: date) -> datetime:
+    """When a day's counts arrive: that evening (a case card arrives when it was reported)."""
+    return datetime.combine(day, time(18, 0), tzinfo=SHANGHAI).astimezone(UTC)
 
 
 _KEY_FIELDS: dict[Feed, tuple[str, ...]] = {  # what ingest.natural_key reads of each feed
@@ -97,7 +94,7 @@ def load_feeds(session: Session, feeds: Feeds, *, progress: Progress) -> dict[st
         if feed == Feed.CASE:
             received = [db_datetime(t) for t in columns["reported_at"]]
         else:
-            evening = {d: db_datetime(_received(feed, {"day": d})) for d in set(columns["day"])}
+            evening = {d: db_datetime(_evening(d)) for d in set(columns["day"])}
             received = [evening[d] for d in columns["day"]]
         key_fields = _KEY_FIELDS[feed]
         keys = [

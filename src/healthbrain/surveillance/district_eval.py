@@ -53,7 +53,7 @@ from healthbrain.surveillance.district_report import (
     OutbreakResult,
     episodes,
 )
-from healthbrain.surveillance.engine import FREQ
+from healthbrain.surveillance.engine import FREQ, period_axis
 from healthbrain.surveillance.ingest import column_arrays
 from healthbrain.surveillance.series import (
     PLACE_KINDS,
@@ -62,7 +62,6 @@ from healthbrain.surveillance.series import (
     PlaceIndex,
     contributions,
     monday,
-    school_days,
     sum_cells,
 )
 from healthbrain.surveillance.tasks import SCAN, ScanParams, scan_clusters
@@ -155,19 +154,6 @@ class SeriesBlock:
         return self.counts[at] if at < len(self.places) and self.places[at] == place_id else None
 
 
-def _axis(
-    signal: str, weekly: bool, first: date, last: date, holidays: list[tuple[date, date]]
-) -> NDArray[np.datetime64]:
-    """The engine's period axis (engine._axis) from the feed's first day: whole ISO weeks for weekly
-    series, school days for absence signals, every day otherwise."""
-    if weekly:
-        start = monday(np.array([first + timedelta(days=6)], dtype="datetime64[D]"))[0]  # first whole week
-        return np.arange(start, np.datetime64(last, "D") + 1, 7)
-    if SIGNALS[signal].school_days:
-        return school_days(first, last, holidays)
-    return np.arange(np.datetime64(first, "D"), np.datetime64(last, "D") + 1)
-
-
 def build_series(feeds: Feeds, places: PlaceIndex, wanted: Iterable[SeriesKey]) -> dict[SeriesKey, SeriesBlock]:
     """Every wanted (signal, place kind, weekly) series, through the platform's contributions."""
     keys = sorted(set(wanted))
@@ -194,7 +180,9 @@ def build_series(feeds: Feeds, places: PlaceIndex, wanted: Iterable[SeriesKey]) 
             sums = sum_cells(c, weekly=weekly)
             for signal, kind, _w in subset:
                 at = (sums.signal == SIGNAL_SLUGS.index(signal)) & (sums.place_kind == PLACE_KINDS.index(kind))
-                axis = _axis(signal, weekly, first, feeds.last_day, holidays)
+                # the engine's axis, from the feed's first whole ISO week when weekly
+                start = first + timedelta(days=6) if weekly else first
+                axis = period_axis(signal, weekly=weekly, first=start, last=feeds.last_day, holidays=holidays)
                 ids, row = np.unique(sums.place_id[at], return_inverse=True)
                 position = np.searchsorted(axis.astype(np.int64), sums.period[at])
                 inside = (position < len(axis)) & (
@@ -220,7 +208,7 @@ def _known(day: np.datetime64, weekly: bool, last: date) -> date:
 
 
 def _alarm_alone(method: str, x: NDArray[np.float64], t: int, needed: int, params: dict[str, Any], freq: int) -> bool:
-    """The verdict on point ``t`` of a run started at ``t`` on the engine's span (engine._span:
+    """The verdict on point ``t`` of a run started at ``t`` on the engine's span (engine.history_span:
     the method's minimum history plus one period)."""
     lo = max(0, t - needed - 1)
     return bool(run_method(method, x[lo : t + 1], params, freq=freq, start=t - lo).alarm[-1])

@@ -69,15 +69,19 @@ def lookahead(detector: DetectorConfig) -> int:
     return 0
 
 
-def _axis(detector: DetectorConfig, first: date, last: date, holidays: list[tuple[date, date]]) -> np.ndarray:
-    if detector.interval == "week":
+def period_axis(signal: str, *, weekly: bool, first: date, last: date, holidays: list[tuple[date, date]]) -> np.ndarray:
+    """The periods a series of ``signal`` is counted on: the Mondays of ISO weeks (from the week of
+    ``first``), school days for absence signals, every day otherwise."""
+    if weekly:
         return np.arange(monday(np.array([first], dtype="datetime64[D]"))[0], np.datetime64(last, "D") + 1, 7)
-    if SIGNALS[detector.signal].school_days:
+    if SIGNALS[signal].school_days:
         return school_days(first, last, holidays)
     return np.arange(np.datetime64(first, "D"), np.datetime64(last, "D") + 1)
 
 
-def _span(detector: DetectorConfig, eval_first: date, eval_last: date, holidays: list[tuple[date, date]]) -> np.ndarray:
+def history_span(
+    detector: DetectorConfig, eval_first: date, eval_last: date, holidays: list[tuple[date, date]]
+) -> np.ndarray:
     """The period axis from far enough back for the method's history to the last evaluated day."""
     method = METHODS[detector.method]
     params = validate_params(detector.method, detector.params)
@@ -97,7 +101,9 @@ def _span(detector: DetectorConfig, eval_first: date, eval_last: date, holidays:
             back += timedelta(days=30)
     else:
         back = timedelta(days=needed)
-    return _axis(detector, eval_first - back, eval_last, holidays)
+    return period_axis(
+        detector.signal, weekly=detector.interval == "week", first=eval_first - back, last=eval_last, holidays=holidays
+    )
 
 
 def evaluate(
@@ -115,7 +121,7 @@ def evaluate(
         {monday(np.array([d], dtype="datetime64[D]"))[0].item() if weekly else d for ds in targets.values() for d in ds}
     )
     try:
-        axis = _span(detector, eval_days[0], eval_days[-1], holidays)
+        axis = history_span(detector, eval_days[0], eval_days[-1], holidays)
     except (InvalidParams, UnknownMethod) as exc:  # a setting saved before a method changed
         log.warning("detector misconfigured", extra={"detector": detector.code, "reason": str(exc)})
         return []

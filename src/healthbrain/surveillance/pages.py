@@ -105,6 +105,7 @@ def _town_map(session: Session) -> str:
         if alert.town_id is not None:
             counts[alert.town_id] = counts.get(alert.town_id, 0) + 1
     peak = max(counts.values(), default=0) or 1
+    towns = repository.towns(session)
     return choropleth(
         [
             (
@@ -114,10 +115,10 @@ def _town_map(session: Session) -> str:
                 counts.get(t.id, 0) / peak,
                 f"/surveillance?town={t.id}",
             )
-            for t in repository.towns(session)
+            for t in towns
         ],
         height=360,
-        hot={t.code for t in repository.towns(session) if counts.get(t.id)},
+        hot={t.code for t in towns if counts.get(t.id)},
     )
 
 

@@ -282,16 +282,6 @@ def places_with_counts(session: Session, *, signal: str, place_kind: str, first:
     )
 
 
-def signals_with_counts(session: Session, *, place_kind: str, first: date, last: date) -> list[str]:
-    return list(
-        session.scalars(
-            select(DailyCount.signal)
-            .where(DailyCount.place_kind == place_kind, DailyCount.day >= first, DailyCount.day <= last)
-            .distinct()
-        )
-    )
-
-
 def holidays(session: Session) -> list[tuple[date, date]]:
     return [
         (a, b)
@@ -421,6 +411,12 @@ def alerts(session: Session, statement: Select[Alert], *, limit: int, offset: in
 
 def count(session: Session, statement: Select[Alert]) -> int:
     return session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+
+
+def open_by_grade(session: Session, *, statuses: Sequence[str]) -> dict[str, int]:
+    """Alerts in these statuses, counted by grade (one query)."""
+    rows = session.execute(select(Alert.grade, func.count()).where(Alert.status.in_(statuses)).group_by(Alert.grade))
+    return {grade: n for grade, n in rows}
 
 
 def all_alerts(

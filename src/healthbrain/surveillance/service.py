@@ -20,7 +20,7 @@ from healthbrain.core.ingest import validation_messages
 from healthbrain.core.masking import mask_id_number
 from healthbrain.core.time import utcnow
 from healthbrain.surveillance import engine, repository, tasks, workflow
-from healthbrain.surveillance.definitions import DISEASES, SIGNALS, SYMPTOMS, Feed, PlaceKind, absence_syndrome
+from healthbrain.surveillance.definitions import DISEASES, GRADES, SIGNALS, SYMPTOMS, Feed, PlaceKind, absence_syndrome
 from healthbrain.surveillance.detectors.base import InsufficientHistory
 from healthbrain.surveillance.detectors.registry import METHODS, run_method
 from healthbrain.surveillance.models import Alert, DetectorConfig, NotificationChannel
@@ -249,14 +249,11 @@ def alert_series(
     weekly = main is not None and main.interval == "week"
     holidays = repository.holidays(session)
     last = alert.last_day
-    probe = main or DetectorConfig(
-        signal=alert.signal, place_kind=alert.place_kind, method="fixed", params={}, interval="day"
-    )
     display_first = last - (timedelta(weeks=points) if weekly else timedelta(days=points))
     axis = (
-        engine._span(probe, display_first, last, holidays)
-        if main
-        else engine._axis(probe, display_first, last, holidays)
+        engine.history_span(main, display_first, last, holidays)
+        if main is not None
+        else engine.period_axis(alert.signal, weekly=False, first=display_first, last=last, holidays=holidays)
     )
     rows = repository.counts(
         session,
@@ -426,25 +423,14 @@ class Summary:
 
 
 def summary(session: Session, *, principal: Principal, language: str, latest: int = 8) -> Summary:
-    from healthbrain.surveillance.definitions import GRADES
-
-    by_grade = {}
-    for grade in GRADES:
-        _rows, by_grade[grade] = list_alerts(
-            session,
-            principal=principal,
-            filters=AlertFilter(statuses=OPEN_STATUSES, grades=(grade,)),
-            language=language,
-            limit=1,
-            offset=0,
-        )
-    _rows, late = list_alerts(
+    principal.require(Permission.SURVEILLANCE_READ)
+    counts = repository.open_by_grade(session, statuses=OPEN_STATUSES)
+    by_grade = {grade: counts.get(grade, 0) for grade in GRADES}
+    late = repository.count(
         session,
-        principal=principal,
-        filters=AlertFilter(statuses=OPEN_STATUSES, overdue_only=True),
-        language=language,
-        limit=1,
-        offset=0,
+        repository.alert_query(
+            statuses=OPEN_STATUSES, grades=None, signal_prefix=None, town_id=None, overdue_at=utcnow(), since=None
+        ),
     )
     rows, _total = list_alerts(
         session,
