@@ -28,6 +28,7 @@ from healthbrain.db import Database, get_database
 from healthbrain.geo.router import router as geo_router
 from healthbrain.people.router import router as people_router
 from healthbrain.records.router import router as records_router
+from healthbrain.chronic.router import router as chronic_router
 from healthbrain.surveillance.notify import Dispatcher
 from healthbrain.surveillance.router import router as surveillance_router
 from healthbrain.surveillance.tasks import Scheduler
@@ -172,6 +173,14 @@ def create_app(
             swagger_favicon_url="/static/favicon.svg",
         )
 
-    for router in (auth_router, people_router, records_router, geo_router, surveillance_router, pages_router):
+    for router in (
+        auth_router,
+        people_router,
+        records_router,
+        geo_router,
+        surveillance_router,
+        chronic_router,
+        pages_router,
+    ):
         app.include_router(router)
     return app

@@ -42,6 +42,9 @@ class Permission(StrEnum):
     SURVEILLANCE_RESPOND = "surveillance:respond"  # work alerts through verification to closure
     SURVEILLANCE_CONFIGURE = "surveillance:configure"  # detector settings, notification channels
     SURVEILLANCE_SUBMIT = "surveillance:submit"  # school absence, fever clinic, pharmacy, lab, case feeds
+    CHRONIC_READ = "chronic:read"  # worklist, patient charts, home readings (resident-level)
+    CHRONIC_MANAGE = "chronic:manage"  # enrol, follow up, bind devices, prescribe, report
+    CHRONIC_INDICATORS = "chronic:indicators"  # programme indicators (aggregates only)
 
 
 P = Permission
@@ -55,9 +58,10 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
             P.USER_ADMIN,
             P.AUDIT_READ,
             P.SURVEILLANCE_READ,
+            P.CHRONIC_INDICATORS,
         }
     ),
-    Role.BUREAU: frozenset({P.RESIDENT_READ, P.DIRECTORY_READ, P.SURVEILLANCE_READ}),
+    Role.BUREAU: frozenset({P.RESIDENT_READ, P.DIRECTORY_READ, P.SURVEILLANCE_READ, P.CHRONIC_INDICATORS}),
     Role.CDC: frozenset(
         {
             P.RESIDENT_READ,
@@ -79,10 +83,22 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
             P.OBSERVATION_SUBMIT,
             P.DIRECTORY_READ,
             P.AUDIT_READ,
+            P.CHRONIC_READ,
+            P.CHRONIC_MANAGE,
+            P.CHRONIC_INDICATORS,
         }
     ),
     Role.FAMILY_DOCTOR: frozenset(
-        {P.RESIDENT_READ, P.RESIDENT_WRITE, P.RESIDENT_REVEAL, P.RECORD_WRITE, P.DIRECTORY_READ}
+        {
+            P.RESIDENT_READ,
+            P.RESIDENT_WRITE,
+            P.RESIDENT_REVEAL,
+            P.RECORD_WRITE,
+            P.DIRECTORY_READ,
+            P.CHRONIC_READ,
+            P.CHRONIC_MANAGE,
+            P.CHRONIC_INDICATORS,
+        }
     ),
     Role.DATA_SUBMITTER: frozenset(
         {

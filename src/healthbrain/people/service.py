@@ -12,6 +12,17 @@ from sqlalchemy.orm import Session
 from healthbrain.auth import audit
 from healthbrain.auth.roles import Permission, Scope
 from healthbrain.auth.scope import Principal
+from healthbrain.chronic.models import (
+    ChronicAlert,
+    ChronicEnrolment,
+    ChronicFollowUp,
+    ChronicTask,
+    HealthPrescription,
+    HealthReport,
+    HomeDevice,
+    HomeReading,
+    WorklistSnooze,
+)
 from healthbrain.core.errors import Conflict, InvalidInput, NotFound
 from healthbrain.core.masking import mask_id_number, mask_phone
 from healthbrain.core.time import age_on, local_today, utcnow
@@ -42,6 +53,17 @@ RESIDENT_OWNED: list[Any] = [
     MedicationStatement,
     PhysicalExam,
     CaseReport,  # a notifiable-disease card linked to the resident by ID number
+    # Chronic-disease management. A merge of two residents both enrolled for the same disease (or
+    # with a report for the same month) hits a unique key and answers 409: end one path first.
+    ChronicEnrolment,
+    ChronicFollowUp,
+    ChronicTask,
+    HomeDevice,
+    HomeReading,
+    ChronicAlert,
+    WorklistSnooze,
+    HealthPrescription,
+    HealthReport,
 ]
 
 
