@@ -28,6 +28,7 @@ from healthbrain.db import Database, get_database
 from healthbrain.geo.router import router as geo_router
 from healthbrain.people.router import router as people_router
 from healthbrain.records.router import router as records_router
+from healthbrain.chronic.pages import router as chronic_pages
 from healthbrain.chronic.router import router as chronic_router
 from healthbrain.surveillance.notify import Dispatcher
 from healthbrain.surveillance.router import router as surveillance_router
@@ -54,11 +55,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        workers: list[Dispatcher | Scheduler] = []
+        from healthbrain.chronic.mqtt import MqttListener
+
+        workers: list[Dispatcher | Scheduler | MqttListener] = []
         if background:
             workers.append(Dispatcher(db, poll_seconds=settings.notification_poll_seconds))
             if settings.detection_pass_minutes > 0:
                 workers.append(Scheduler(db, minutes=settings.detection_pass_minutes))
+            if settings.mqtt_url:  # home devices' readings; a bad URL stops the server here, not later
+                workers.append(MqttListener.from_settings(db, settings))
         for worker in workers:
             worker.start()
         yield
@@ -180,6 +185,7 @@ def create_app(
         geo_router,
         surveillance_router,
         chronic_router,
+        chronic_pages,
         pages_router,
     ):
         app.include_router(router)

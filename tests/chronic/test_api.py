@@ -236,3 +236,26 @@ def test_path_prescription_and_report(client: TestClient, session: Session, worl
 def test_roles_without_chronic_access_are_refused(client: TestClient, world: World, who: str) -> None:
     answer = client.get("/api/v1/chronic/worklist", headers=bearer(world, who))
     assert answer.status_code == 403
+
+
+def test_risk_tier_is_computed_and_filters_the_worklist(client: TestClient, session: Session, world: World) -> None:
+    _enrolled(client, session, world)
+    # 76-year-old man (age is a risk factor), grade 1 hypertension → 1–2 risk factors × grade 1 = medium.
+    # Seen 20 days ago, not controlled: the 14-day follow-up is overdue, so the patient is on the worklist.
+    _followup(
+        client, world, sbp=150, dbp=92, smoking="never", visit_date=(local_today() - timedelta(days=20)).isoformat()
+    )
+    rows = client.get(
+        f"/api/v1/chronic/residents/{world.residents['a1_elder']}/enrolments", headers=bearer(world, "doctor_a1")
+    ).json()
+    assert next(e for e in rows if e["disease"] == "htn")["risk_tier"] == "medium"
+    headers = bearer(world, "doctor_a1")
+    medium = client.get("/api/v1/chronic/worklist?risk=medium", headers=headers).json()
+    low = client.get("/api/v1/chronic/worklist?risk=low", headers=headers).json()
+
+    def residents(body: dict[str, Any]) -> set[int]:
+        return {i["resident_id"] for s in body["sections"] for i in s["items"]}
+
+    assert world.residents["a1_elder"] in residents(medium)
+    assert world.residents["a1_elder"] not in residents(low)
+    assert client.get("/api/v1/chronic/worklist?risk=purple", headers=headers).status_code == 422

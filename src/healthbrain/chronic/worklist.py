@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from healthbrain.auth import audit
 from healthbrain.auth.roles import Permission, Role
@@ -58,13 +58,12 @@ def teams_of(session: Session, principal: Principal, team_id: int | None = None)
 
 
 def _risk_clause(risk: str) -> Any:
+    # An alias: the outer query may itself read chronic_enrolment, which must not be correlated.
+    htn = aliased(ChronicEnrolment)
     return (
-        select(ChronicEnrolment.id)
-        .where(
-            ChronicEnrolment.resident_id == Resident.id,
-            ChronicEnrolment.disease == Disease.HYPERTENSION.value,
-            ChronicEnrolment.risk_tier == risk,
-        )
+        select(htn.id)
+        .where(htn.resident_id == Resident.id, htn.disease == Disease.HYPERTENSION.value, htn.risk_tier == risk)
+        .correlate(Resident)
         .exists()
     )
 
@@ -197,14 +196,14 @@ def worklist(
                         r[4],
                         None,
                         {
-                            "opened_at": r[5].isoformat(),
+                            "opened_at": r[5],
                             "readings": r[6],
                             "reasons": r[7],
                             "reading_kind": r[8],
                             "sbp": r[9],
                             "dbp": r[10],
                             "glucose": r[11],
-                            "measured_at": r[12].isoformat(),
+                            "measured_at": r[12],
                         },
                     )
                 )
@@ -233,14 +232,14 @@ def worklist(
                         {
                             "device_id": r[5],
                             "device_kind": r[6],
-                            "last_seen_at": last.isoformat() if last else None,
+                            "last_seen_at": last,
                             "silent_days": (now - (last or r[8])).days,
                         },
                     )
                 )
             else:
                 items.append(
-                    item(kind, r, r[4], None, {"proposed_at": r[5].isoformat(), "disease": r[6], "reason": r[7]})
+                    item(kind, r, r[4], None, {"proposed_at": r[5], "disease": r[6], "reason": r[7]})
                 )
         sections.append(WorklistSection(kind=kind, total=total, items=items))
     return Worklist(today=today, team_ids=teams, sections=sections)

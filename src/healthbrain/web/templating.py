@@ -33,6 +33,7 @@ class NavItem:
 NAV = (
     NavItem("nav.home", "/", None),
     NavItem("nav.residents", "/residents", Permission.RESIDENT_READ),
+    NavItem("nav.chronic", "/chronic", Permission.CHRONIC_READ),
     NavItem("nav.surveillance", "/surveillance", Permission.SURVEILLANCE_READ),
     NavItem("nav.submit", "/surveillance/submit", Permission.SURVEILLANCE_SUBMIT, unless=Permission.SURVEILLANCE_READ),
     NavItem("nav.directory", "/directory", Permission.DIRECTORY_READ),
