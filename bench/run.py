@@ -281,6 +281,49 @@ def bench_pass(args: argparse.Namespace) -> None:
     )
 
 
+def _pg(args: argparse.Namespace) -> str:
+    return " --postgres URL" if args.postgres else ""
+
+
+def bench_readings(args: argparse.Namespace) -> None:
+    """Home readings in: readings per second in process and through the gateway API (target ≥ 30,000/s)."""
+    import chronic
+
+    figures = chronic.readings(postgres=args.postgres, total=args.readings, batch=args.batch)
+    record(
+        "readings", f"python bench/run.py readings --readings {args.readings} --batch {args.batch}{_pg(args)}", figures
+    )
+
+
+def bench_critical(args: argparse.Namespace) -> None:
+    """A critical reading over MQTT → on the family doctor's worklist (target < 1 s at p99)."""
+    import chronic
+
+    residents = args.residents if args.residents != DEFAULT_RESIDENTS else 20_000
+    trials = min(args.trials, 100)
+    figures = chronic.critical(postgres=args.postgres, residents=residents, trials=trials, broker=args.broker)
+    record("critical", f"python bench/run.py critical --residents {residents} --trials {trials}{_pg(args)}", figures)
+
+
+def bench_worklist(args: argparse.Namespace) -> None:
+    """The worklist API under --clients concurrent family doctors (target p99 < 100 ms on 1.65 M)."""
+    import chronic
+
+    figures = chronic.worklist(
+        postgres=args.postgres,
+        residents=args.residents,
+        clients=args.clients,
+        seconds=args.seconds,
+        think=args.think,
+        url=args.database_url,
+    )
+    command = (
+        f"python bench/run.py worklist --residents {args.residents} --clients {args.clients} "
+        f"--seconds {args.seconds:g} --think {args.think:g}{_pg(args)}"
+    )
+    record("worklist", command, figures)
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "simulate": bench_simulate,
     "demo": bench_demo,
@@ -289,6 +332,9 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "parity": bench_parity,
     "alerts": bench_alerts,
     "pass": bench_pass,
+    "readings": bench_readings,
+    "critical": bench_critical,
+    "worklist": bench_worklist,
 }
 DEFAULT_RESIDENTS = 1_650_000
 
@@ -299,6 +345,13 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=DEFAULT_RESIDENTS)
     parser.add_argument("--trials", type=int, default=200, help="alerts: rows sent, one alert each")
     parser.add_argument("--postgres", help="run against this PostgreSQL database (it is emptied)")
+    parser.add_argument("--readings", type=int, default=300_000, help="readings: how many readings to send")
+    parser.add_argument("--batch", type=int, default=10_000, help="readings: readings per batch")
+    parser.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="critical: the MQTT broker")
+    parser.add_argument("--clients", type=int, default=50, help="worklist: concurrent family doctors")
+    parser.add_argument("--seconds", type=float, default=30.0, help="worklist: measured seconds")
+    parser.add_argument("--think", type=float, default=1.0, help="worklist: mean think time (0: closed loop)")
+    parser.add_argument("--database-url", help="worklist: use this already simulated database (not emptied)")
     args = parser.parse_args()
     for name in args.names or list(BENCHMARKS):
         BENCHMARKS[name](args)

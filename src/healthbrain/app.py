@@ -20,6 +20,8 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from healthbrain import __version__
 from healthbrain.auth.router import router as auth_router
+from healthbrain.chronic.pages import router as chronic_pages
+from healthbrain.chronic.router import router as chronic_router
 from healthbrain.config import Settings, get_settings
 from healthbrain.core import context
 from healthbrain.core.errors import DomainError, NotAuthenticated
@@ -28,8 +30,6 @@ from healthbrain.db import Database, get_database
 from healthbrain.geo.router import router as geo_router
 from healthbrain.people.router import router as people_router
 from healthbrain.records.router import router as records_router
-from healthbrain.chronic.pages import router as chronic_pages
-from healthbrain.chronic.router import router as chronic_router
 from healthbrain.surveillance.notify import Dispatcher
 from healthbrain.surveillance.router import router as surveillance_router
 from healthbrain.surveillance.tasks import Scheduler

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from healthbrain import __version__
+from healthbrain.chronic.cli import app as chronic_app
 from healthbrain.cli_common import DatabaseOpt, DataDirOpt, console
 from healthbrain.cli_common import open_database as _database
 from healthbrain.cli_common import settings_for as _settings
@@ -246,6 +247,7 @@ def show_config(database_url: DatabaseOpt = None) -> None:
 
 app.command("detect")(detect)
 app.add_typer(surveillance_app, name="surveillance")
+app.add_typer(chronic_app, name="chronic")
 
 
 def main() -> None:

@@ -34,6 +34,21 @@ class Settings(BaseSettings):
     notification_poll_seconds: float = Field(
         default=10.0, gt=0, description="How often the server retries pending alert notifications."
     )
+    mqtt_url: str | None = Field(
+        default=None,
+        description="MQTT broker the home-monitoring devices publish to: mqtt://host:1883, or mqtts://host:8883 "
+        "(TLS), optionally with user:password@ before the host. Unset: the server does not listen.",
+    )
+    mqtt_topic: str = Field(
+        default="healthbrain/devices/+/readings",
+        description="Topic filter of the devices' readings (QoS 1); its one '+' level is the device id.",
+    )
+    mqtt_client_id: str = Field(
+        default="healthbrain",
+        min_length=1,
+        description="MQTT client id. Fixed, so the broker keeps the persistent session and queues the devices' "
+        "messages while the platform is down; each listening process needs its own.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

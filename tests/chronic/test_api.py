@@ -259,3 +259,19 @@ def test_risk_tier_is_computed_and_filters_the_worklist(client: TestClient, sess
     assert world.residents["a1_elder"] in residents(medium)
     assert world.residents["a1_elder"] not in residents(low)
     assert client.get("/api/v1/chronic/worklist?risk=purple", headers=headers).status_code == 422
+
+
+def test_a_days_old_critical_reading_is_kept_but_opens_no_alert(
+    client: TestClient, session: Session, world: World
+) -> None:
+    _enrolled(client, session, world)
+    device = _bind(client, world, "BP-OLD-1")
+    old = (datetime.now(UTC) - timedelta(days=4)).isoformat()
+    body = client.post(
+        f"/api/v1/chronic/device-readings?device_id={device['device_id']}",
+        json={"readings": [{"kind": "bp", "measured_at": old, "sbp": 188, "dbp": 100}]},
+        headers={"Authorization": f"Bearer {device['token']}"},
+    ).json()
+    assert (body["inserted"], body["critical"], body["alerts"]) == (1, 1, [])
+    stored = session.scalars(select(HomeReading).where(HomeReading.resident_id == world.residents["a1_elder"])).one()
+    assert stored.critical

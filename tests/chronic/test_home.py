@@ -373,3 +373,30 @@ def test_check_arrays_is_fast() -> None:
 def test_check_arrays_shapes() -> None:
     with pytest.raises(ValueError):
         check_arrays(np.array(["bp"], dtype=object), [120.0], [80.0], [70.0], [np.nan, np.nan], [0.0], 0.0)
+
+
+# --- the bulk path's key ---------------------------------------------------------------------------
+def test_fast_key_equals_the_reference_key() -> None:
+    import random
+
+    from healthbrain.chronic.home import reading_key_fast, storage_key
+
+    rng = random.Random(7)
+    for n in range(500):
+        kind = ReadingKind.BP if n % 3 else ReadingKind.GLUCOSE
+        at = datetime(2026, 11, 1, tzinfo=UTC) + timedelta(seconds=rng.randrange(0, 30 * 86400), microseconds=n)
+        offset = at.astimezone(ZoneInfo("Asia/Shanghai")) if n % 2 else at
+        values: dict[str, float | None] = (
+            {"sbp": rng.uniform(80, 200), "dbp": rng.uniform(50, 110), "heart_rate": rng.choice([None, 71.0])}
+            if kind == ReadingKind.BP
+            else {"glucose": round(rng.uniform(2, 20), rng.choice([0, 1, 2]))}
+        )
+        values = {"sbp": None, "dbp": None, "heart_rate": None, "glucose": None, **values}
+        device = rng.choice(["BP-0001", "GLU:9.a_b-1", "设备-1", 'odd"id'])
+        reference = reading_key(device, ReadingValues(kind=kind, measured_at=offset, **values))
+        fast = reading_key_fast(
+            device, kind.value, values["sbp"], values["dbp"], values["heart_rate"], values["glucose"], offset
+        )
+        assert fast == reference
+        key = storage_key(reference)
+        assert -(2**63) <= key < 2**63 and key == int.from_bytes(bytes.fromhex(reference[:16]), "big", signed=True)

@@ -171,6 +171,9 @@ CRITICAL_SBP: Final = 180
 CRITICAL_DBP: Final = 110
 CRITICAL_GLUCOSE_HIGH: Final = 16.7
 CRITICAL_GLUCOSE_LOW: Final = 3.9
+# A critical reading measured longer ago than this (a device emptying its memory after days
+# offline) is stored and flagged, but opens no worklist alert (house choice).
+ALERT_WINDOW_HOURS: Final = 72
 
 # Home blood pressure (CHG 2018): mean ≥ 135/85 is hypertensive; the "722" protocol — 7 days,
 # twice a day (morning and evening), 2 readings each time; drop day 1, average the rest; at least

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -220,6 +221,50 @@ def reading_key(device_id: str, r: ReadingValues) -> str:
     # JSON keeps the parts apart whatever characters the device id holds.
     payload = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:40]
+
+
+_PLAIN_ID: Final = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+def _fmt(x: float | None) -> str:
+    """``_normalised`` without the NaN test's function calls (NaN ≠ NaN marks it missing too)."""
+    return "" if x is None or x != x else f"{round(x, 1) + 0.0:.1f}"
+
+
+def reading_key_fast(
+    device_id: str,
+    kind: str,
+    sbp: float | None,
+    dbp: float | None,
+    heart_rate: float | None,
+    glucose: float | None,
+    instant_utc: datetime,
+) -> str:
+    """:func:`reading_key` for the bulk path, without building a ReadingValues or a JSON encoder
+    call: for a plain device id the JSON text of the parts is a simple join (no character needs
+    escaping), which makes the key about four times cheaper. Same key, tested against
+    :func:`reading_key`; other ids take the general path."""
+    if not _PLAIN_ID.match(device_id):
+        return reading_key(
+            device_id,
+            ReadingValues(
+                kind=ReadingKind(kind),
+                measured_at=instant_utc,
+                sbp=sbp,
+                dbp=dbp,
+                heart_rate=heart_rate,
+                glucose=glucose,
+            ),
+        )
+    instant = instant_utc.astimezone(UTC).replace(microsecond=0).isoformat()
+    payload = f'["{device_id}","{kind}","{_fmt(sbp)}","{_fmt(dbp)}","{_fmt(heart_rate)}","{_fmt(glucose)}","{instant}"]'
+    return hashlib.sha256(payload.encode()).hexdigest()[:40]
+
+
+def storage_key(key: str) -> int:
+    """The stored form of a reading key: its first 64 bits as a signed integer (a BIGINT)."""
+    value = int(key[:16], 16)
+    return value - (1 << 64) if value >= 1 << 63 else value
 
 
 @dataclass(frozen=True, slots=True)

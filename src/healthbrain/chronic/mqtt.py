@@ -5,7 +5,8 @@ its micro-batch commits (well under a second).
 
 Topic and payload
     ``healthbrain/devices/{device_id}/readings`` (the filter is configurable; its single ``+``
-    level is the device id). The payload is UTF-8 JSON: one reading object, or an array of them
+    level is the device id; ``$share/{group}/…`` shares the load between listeners with their own
+    client ids). The payload is UTF-8 JSON: one reading object, or an array of them
     (a device flushing its memory). A reading without ``device_id`` takes the topic's; a reading
     whose ``device_id`` differs from the topic's is rejected here ("not the sending device"), so a
     topic can never write for another device. A payload that is not UTF-8 JSON, a topic that does
@@ -125,10 +126,21 @@ def parse_broker_url(url: str) -> Broker:
     )
 
 
+def _message_filter(topic_filter: str) -> str:
+    """The filter messages are matched against: a shared subscription (``$share/{group}/{filter}``,
+    several listeners with their own client ids sharing the load) delivers the plain topics."""
+    if topic_filter.startswith("$share/"):
+        parts = topic_filter.split("/", 2)
+        if len(parts) < 3 or not parts[1]:
+            raise ValueError(f"not a valid shared subscription: {topic_filter!r}")
+        return parts[2]
+    return topic_filter
+
+
 @lru_cache(maxsize=16)
 def device_level(topic_filter: str) -> int:
     """The index of the filter's one ``+`` level, which carries the device id."""
-    levels = topic_filter.split("/")
+    levels = _message_filter(topic_filter).split("/")
     for i, level in enumerate(levels):
         if ("+" in level and level != "+") or ("#" in level and (level != "#" or i != len(levels) - 1)):
             raise ValueError(f"not a valid MQTT topic filter: {topic_filter!r}")
@@ -140,7 +152,7 @@ def device_level(topic_filter: str) -> int:
 
 def device_of(topic: str, topic_filter: str) -> str | None:
     """The device id a topic names, or None if the topic does not match the filter."""
-    if not topic_matches_sub(topic_filter, topic):
+    if not topic_matches_sub(_message_filter(topic_filter), topic):
         return None
     return topic.split("/")[device_level(topic_filter)]
 
@@ -287,7 +299,7 @@ class MqttListener:
         self.linger = linger
         self.retry_delays = tuple(retry_delays)
         self.on_batch = on_batch
-        self.messages = 0  # messages stored (or kept as rejections) since start
+        self.messages = 0  # messages stored (or kept as rejections) by this listener
         self._queue: queue.Queue[Message] = queue.Queue()
         self._idle = threading.Condition()
         self._pending = 0  # received, not yet stored
@@ -455,7 +467,11 @@ class MqttListener:
         while True:
             batch = self._collect()
             if batch:
-                self._handle(batch)
+                try:
+                    self._handle(batch)
+                except Exception:  # a bug must not end the thread: the broker sends these again later
+                    log.exception("mqtt batch failed unexpectedly; left unacknowledged", extra={"messages": len(batch)})
+                    self._done(len(batch))
             elif self._stopping.is_set() or self._abort.is_set():
                 return
             if self._abort.is_set():
@@ -505,7 +521,6 @@ class MqttListener:
         self._ack(batch)
         ms = (time.perf_counter() - started) * 1000
         lag_ms = (time.monotonic() - min(m.received for m in batch)) * 1000
-        self.messages += len(batch)
         log.info(
             "mqtt batch",
             extra={
@@ -522,17 +537,13 @@ class MqttListener:
                 "lag_ms": round(lag_ms, 1),
             },
         )
-        for error in result.errors[:20]:
-            log.info(
-                "mqtt row rejected",
-                extra={"batch_id": result.batch_id, "row": error.row, "field": error.field, "reason": error.message},
-            )
-        self._done(len(batch))
         if self.on_batch is not None:
             try:
                 self.on_batch(BatchReport(len(batch), result, ms, lag_ms, attempts, quarantined))
             except Exception:
                 log.exception("mqtt on_batch callback failed")
+        self.messages += len(batch)  # counted once reported, so a test that sees the count sees the report
+        self._done(len(batch))
 
     def _with_retry(self, work: Callable[[Session], T]) -> tuple[T, int] | None:
         """Run ``work`` in a unit of work, retrying while the database is unavailable; None if the

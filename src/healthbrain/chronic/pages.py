@@ -435,5 +435,3 @@ def unbind_action(
 ) -> Response:
     devices.unbind(session, principal=principal, device_pk=device_pk)
     return _back(_safe_next(next, "/chronic"), "unbound")
-
-

@@ -10,9 +10,10 @@ same transaction, so the alert is visible the moment the batch commits.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ from healthbrain.auth import audit
 from healthbrain.auth.roles import Permission
 from healthbrain.auth.scope import Principal
 from healthbrain.chronic import home, repository
-from healthbrain.chronic.definitions import ReadingKind
+from healthbrain.chronic.definitions import ALERT_WINDOW_HOURS, ReadingKind
 from healthbrain.chronic.models import HomeDevice, HomeReading
 from healthbrain.chronic.schemas import ReadingIn, ReadingsResult
 from healthbrain.core.bulk import db_datetime
@@ -41,8 +42,51 @@ def token_hash(token: str) -> str:
 class _Row:
     number: int
     raw: Any
-    item: ReadingIn
     device_id: str
+    kind: str
+    measured_at: datetime  # aware
+    sbp: float | None
+    dbp: float | None
+    heart_rate: float | None
+    glucose: float | None
+
+
+# The fast path takes only what Pydantic would surely accept the same way: an ISO 8601 time with
+# an offset, numbers as JSON numbers, known kinds. Anything else goes through ReadingIn, so a bad
+# row gets exactly the validation message the schema gives.
+_ISO_AWARE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$")
+_KINDS = frozenset(k.value for k in ReadingKind)
+_VALUES = ("sbp", "dbp", "heart_rate", "glucose")
+
+
+def _number(value: Any) -> float | bool | None:
+    """A JSON number as float, None when absent; False when the fast path must not decide."""
+    if value is None:
+        return None
+    if type(value) is float or type(value) is int:
+        return float(value)
+    return False
+
+
+def _fast(number: int, raw: dict[str, Any], device: HomeDevice | None) -> _Row | None:
+    kind = raw.get("kind")
+    at = raw.get("measured_at")
+    serial = raw.get("device_id")
+    if kind not in _KINDS or type(at) is not str or not _ISO_AWARE.match(at):
+        return None
+    if serial is not None and (type(serial) is not str or not 3 <= len(serial) <= 64 or "\x00" in serial):
+        return None
+    values = [_number(raw.get(name)) for name in _VALUES]
+    if any(v is False for v in values):
+        return None
+    if device is not None:
+        if serial is not None and serial != device.device_id:
+            return None  # the general path words the error
+        serial = device.device_id
+    elif serial is None:
+        return None
+    sbp, dbp, hr, glucose = (v if v is not False else None for v in values)
+    return _Row(number, raw, serial, kind, datetime.fromisoformat(at), sbp, dbp, hr, glucose)
 
 
 def _parse(
@@ -53,6 +97,9 @@ def _parse(
         if not isinstance(raw, dict):
             rejects.add(number, raw, [(None, translate("chronic.reading.not_object", language))])
             continue
+        if (fast := _fast(number, raw, device)) is not None:
+            out.append(fast)
+            continue
         try:
             item = ReadingIn.model_validate(raw)
         except ValidationError as exc:
@@ -62,13 +109,25 @@ def _parse(
             if item.device_id is not None and item.device_id != device.device_id:
                 rejects.add(number, raw, [("device_id", translate("chronic.reading.other_device", language))])
                 continue
-            device_id = device.device_id
+            serial = device.device_id
         elif item.device_id is None:
             rejects.add(number, raw, [("device_id", translate("validation.missing", language))])
             continue
         else:
-            device_id = item.device_id
-        out.append(_Row(number, raw, item, device_id))
+            serial = item.device_id
+        out.append(
+            _Row(
+                number,
+                raw,
+                serial,
+                item.kind.value,
+                item.measured_at,
+                item.sbp,
+                item.dbp,
+                item.heart_rate,
+                item.glucose,
+            )
+        )
     return out
 
 
@@ -76,12 +135,15 @@ def _plausible(rows: list[_Row], *, now: datetime, rejects: Rejects, language: s
     """Rows that pass the plausibility rules, and for each whether it is critical."""
     if not rows:
         return [], np.zeros(0, dtype=bool)
+    nan = float("nan")
 
     def column(name: str) -> np.ndarray:
-        return np.array([getattr(r.item, name) for r in rows], dtype=float)  # None → nan
+        return np.fromiter(
+            ((v if (v := getattr(r, name)) is not None else nan) for r in rows), dtype=float, count=len(rows)
+        )
 
-    kinds = np.array([r.item.kind.value for r in rows], dtype=object)
-    epoch = np.array([r.item.measured_at.timestamp() for r in rows], dtype=float)
+    kinds = np.array([r.kind for r in rows], dtype=object)
+    epoch = np.fromiter((r.measured_at.timestamp() for r in rows), dtype=float, count=len(rows))
     ok, critical = home.check_arrays(
         kinds, column("sbp"), column("dbp"), column("heart_rate"), column("glucose"), epoch, now.timestamp()
     )
@@ -90,19 +152,17 @@ def _plausible(rows: list[_Row], *, now: datetime, rejects: Rejects, language: s
         errors = home.plausibility_errors(_values(r), now=now)
         rejects.add(r.number, r.raw, [(f, translate(k, language, **home.MESSAGE_PARAMS.get(k, {}))) for f, k in errors])
     keep = np.flatnonzero(ok)
-    kept = [rows[int(i)] for i in keep]
-    return kept, critical[keep]
+    return [rows[int(i)] for i in keep], critical[keep]
 
 
 def _values(r: _Row) -> home.ReadingValues:
-    i = r.item
     return home.ReadingValues(
-        kind=ReadingKind(i.kind),
-        measured_at=i.measured_at,
-        sbp=i.sbp,
-        dbp=i.dbp,
-        heart_rate=i.heart_rate,
-        glucose=i.glucose,
+        kind=ReadingKind(r.kind),
+        measured_at=r.measured_at,
+        sbp=r.sbp,
+        dbp=r.dbp,
+        heart_rate=r.heart_rate,
+        glucose=r.glucose,
     )
 
 
@@ -132,27 +192,11 @@ def ingest_readings(
     good, critical = _plausible(parsed, now=now, rejects=rejects, language=language)
 
     # Devices: bound ones only. A reading from an unknown or unbound device is kept as a rejection.
-    devices = repository.devices_by_serial(session, {r.device_id for r in good})
-    new_rows: list[tuple[Any, ...]] = []
-    new_critical: list[tuple[str, int, int | None, tuple[str, ...]]] = []  # key, resident, team, reasons
-    seen: set[str] = set()
-    duplicates = 0
-    keyed: list[tuple[_Row, bool, str, HomeDevice]] = []
-    for r, is_critical in zip(good, critical.tolist(), strict=True):
-        d = devices.get(r.device_id)
-        if d is None or d.resident_id is None or d.unbound_at is not None:
-            rejects.add(r.number, r.raw, [("device_id", translate("chronic.reading.unknown_device", language))])
-            continue
-        if d.kind != r.item.kind.value:
-            rejects.add(r.number, r.raw, [("kind", translate("chronic.reading.kind_mismatch", language, kind=d.kind))])
-            continue
-        key = home.reading_key(r.device_id, _values(r))
-        if key in seen:
-            duplicates += 1
-            continue
-        seen.add(key)
-        keyed.append((r, bool(is_critical), key, d))
-    existing = repository.existing_reading_keys(session, [k for _r, _c, k, _d in keyed])
+    known = {
+        d.device_id: (d.id, d.resident_id, d.kind)
+        for d in repository.devices_by_serial(session, {r.device_id for r in parsed}).values()
+        if d.resident_id is not None and d.unbound_at is None
+    }
     batch = IngestBatch(
         channel=channel,
         batch_key=full_key,
@@ -163,39 +207,64 @@ def ingest_readings(
     )
     session.add(batch)
     session.flush()
-    received_text = db_datetime(now)
+    new_rows: list[tuple[Any, ...]] = []
+    critical_rows: list[tuple[tuple[Any, ...], int, datetime, tuple[str, ...]]] = []  # row, resident, when, why
+    seen: set[tuple[int, int]] = set()
     latest: dict[int, datetime] = {}
-    for r, is_critical, key, d in keyed:
-        if key in existing:
+    duplicates = 0
+    for r, is_critical in zip(good, critical.tolist(), strict=True):
+        d = known.get(r.device_id)
+        if d is None:
+            rejects.add(r.number, r.raw, [("device_id", translate("chronic.reading.unknown_device", language))])
+            continue
+        pk, resident_id, device_kind = d
+        if device_kind != r.kind:
+            rejects.add(
+                r.number, r.raw, [("kind", translate("chronic.reading.kind_mismatch", language, kind=device_kind))]
+            )
+            continue
+        at = r.measured_at.astimezone(UTC)
+        key = (
+            pk,
+            home.storage_key(home.reading_key_fast(r.device_id, r.kind, r.sbp, r.dbp, r.heart_rate, r.glucose, at)),
+        )
+        if key in seen:
             duplicates += 1
             continue
-        i = r.item
-        assert d.resident_id is not None
-        new_rows.append(
-            (
-                key,
-                d.id,
-                d.resident_id,
-                i.kind.value,
-                db_datetime(i.measured_at),
-                i.sbp,
-                i.dbp,
-                i.heart_rate,
-                i.glucose,
-                is_critical,
-                received_text,
-                batch.id,
-            )
+        seen.add(key)
+        row = (
+            key[1],
+            pk,
+            resident_id,
+            r.kind,
+            db_datetime(at),
+            r.sbp,
+            r.dbp,
+            r.heart_rate,
+            r.glucose,
+            is_critical,
+            batch.id,
         )
-        at = i.measured_at.astimezone(UTC)
-        if d.id not in latest or at > latest[d.id]:
-            latest[d.id] = at
+        if pk not in latest or at > latest[pk]:
+            latest[pk] = at
         if is_critical:
-            new_critical.append((key, d.resident_id, d.team_id, home.critical_reasons(_values(r))))
+            critical_rows.append((row, resident_id, at, home.critical_reasons(_values(r))))
+        else:
+            new_rows.append(row)
+    # Ordinary readings go in set-based, a resend skipped by the unique key. The few critical ones
+    # go in one by one, each answering whether this batch stored it: only a reading stored now may
+    # open or extend an alert (a resend, or a concurrent batch that stored it first, must not).
     inserted = repository.insert_readings(session, new_rows)
-    duplicates += len(new_rows) - inserted  # a concurrent batch stored the same reading first
-    repository.touch_devices(session, {d.id for _r, _c, _k, d in keyed}, latest, now)
-    alert_ids = _raise_alerts(session, new_critical, now) if new_critical else []
+    fresh_critical: list[tuple[int, int, datetime, tuple[str, ...]]] = []
+    for row, resident_id, at, reasons in critical_rows:
+        reading_id = repository.insert_reading_returning(session, row)
+        if reading_id is not None:
+            inserted += 1
+            fresh_critical.append((reading_id, resident_id, at, reasons))
+    duplicates += len(new_rows) + len(critical_rows) - inserted
+    # Any upload from a bound device, even one of implausible readings, shows the device is alive.
+    repository.touch_devices(session, {known[r.device_id][0] for r in parsed if r.device_id in known}, latest, now)
+    alert_ids = _raise_alerts(session, fresh_critical, now) if fresh_critical else []
 
     batch.inserted = inserted
     batch.duplicates = duplicates
@@ -206,42 +275,46 @@ def ingest_readings(
         for n, raw, errs in rejects.rows
     )
     session.flush()
-    if principal is not None:
-        audit.record(
-            session,
-            principal,
-            "chronic.readings",
-            object_type="ingest_batch",
-            object_id=batch.id,
-            detail={"received": batch.received, "inserted": inserted, "rejected": batch.rejected},
-        )
+    # Every batch is audited, whoever sent it: a user (gateway), a device's own token, or MQTT.
+    audit.record(
+        session,
+        principal,
+        "chronic.readings",
+        object_type="ingest_batch",
+        object_id=batch.id,
+        detail={"channel": channel, "received": batch.received, "inserted": inserted, "rejected": batch.rejected},
+        username=None if principal is not None else (f"device:{device.device_id}" if device else channel),
+    )
     return ReadingsResult(
         batch_id=batch.id,
         received=batch.received,
         inserted=inserted,
         duplicates=duplicates,
         rejected=batch.rejected,
-        critical=len(new_critical),
+        critical=len(fresh_critical),
         errors=sorted(rejects.errors, key=lambda e: e.row),
         alerts=alert_ids,
     )
 
 
 def _raise_alerts(
-    session: Session, critical: list[tuple[str, int, int | None, tuple[str, ...]]], now: datetime
+    session: Session, critical: list[tuple[int, int, datetime, tuple[str, ...]]], now: datetime
 ) -> list[int]:
-    ids_by_key = repository.reading_ids(session, [k for k, _res, _team, _r in critical])
+    """Open or extend each patient's alert for critical readings this batch stored. The alert goes to
+    the team that manages the patient now (the enrolment), else the device's team at binding. A
+    reading older than ALERT_WINDOW_HOURS (a device emptying its memory) is stored as critical but
+    opens nothing: the chart shows it, the worklist is for what needs acting on now."""
+    teams = repository.managing_teams(session, {resident for _id, resident, _at, _why in critical})
     touched: list[int] = []
-    for key, resident_id, team_id, reasons in critical:
-        reading_id = ids_by_key.get(key)
-        if reading_id is None:  # stored by a concurrent batch, which raised the alert itself
+    for reading_id, resident_id, at, reasons in critical:
+        if now - at > timedelta(hours=ALERT_WINDOW_HOURS):
             continue
         alert = repository.open_alert(session, resident_id, lock=True)
         if alert is None:
             alert = repository.open_alert_created(
                 session,
                 resident_id=resident_id,
-                team_id=team_id,
+                team_id=teams.get(resident_id),
                 reading_id=reading_id,
                 reasons=list(reasons),
                 now=now,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,13 +57,6 @@ def devices_of(session: Session, resident_id: int) -> Sequence[HomeDevice]:
     ).all()
 
 
-def existing_reading_keys(session: Session, keys: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(keys):
-        found.update(session.scalars(select(HomeReading.reading_key).where(HomeReading.reading_key.in_(chunk))))
-    return found
-
-
 READING_COLUMNS = (
     "reading_key",
     "device_pk",
@@ -73,7 +68,6 @@ READING_COLUMNS = (
     "heart_rate",
     "glucose",
     "critical",
-    "received_at",
     "batch_id",
 )
 
@@ -84,14 +78,40 @@ def insert_readings(session: Session, rows: Sequence[Sequence[Any]]) -> int:
     return bulk_insert(session, HomeReading.__table__, READING_COLUMNS, rows, skip_conflicts=True)  # type: ignore[arg-type]
 
 
-def reading_ids(session: Session, keys: Sequence[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for chunk in _chunks(keys):
-        out.update(
-            session.execute(select(HomeReading.reading_key, HomeReading.id).where(HomeReading.reading_key.in_(chunk)))
-            
-            .all()
+def insert_reading_returning(session: Session, row: Sequence[Any]) -> int | None:
+    """Insert one reading (READING_COLUMNS order); its id, or None when it was already stored."""
+    dialect = session.get_bind().dialect.name
+    values = dict(zip(READING_COLUMNS, row, strict=True))
+    values["measured_at"] = datetime.fromisoformat(str(values["measured_at"])).replace(tzinfo=UTC)
+    statement: Any
+    if dialect == "postgresql":
+        statement = pg_insert(HomeReading).values(**values).on_conflict_do_nothing()
+    else:
+        statement = sqlite_insert(HomeReading).values(**values).on_conflict_do_nothing()
+    reading_id: int | None = session.scalar(statement.returning(HomeReading.id))
+    return reading_id
+
+
+def managing_teams(session: Session, residents: set[int]) -> dict[int, int | None]:
+    """Each resident's managing team now: an enrolled path's team, else the device's team."""
+    if not residents:
+        return {}
+    out: dict[int, int | None] = {}
+    for resident_id, team_id in session.execute(
+        select(HomeDevice.resident_id, HomeDevice.team_id).where(
+            HomeDevice.resident_id.in_(sorted(residents)), HomeDevice.unbound_at.is_(None)
         )
+    ):
+        if resident_id is not None:
+            out[resident_id] = team_id
+    for resident_id, team_id in session.execute(
+        select(ChronicEnrolment.resident_id, ChronicEnrolment.team_id).where(
+            ChronicEnrolment.resident_id.in_(sorted(residents)),
+            ChronicEnrolment.status == EnrolmentStatus.ENROLLED,
+            ChronicEnrolment.team_id.is_not(None),
+        )
+    ):
+        out[resident_id] = team_id
     return out
 
 

@@ -238,9 +238,7 @@ def worklist(
                     )
                 )
             else:
-                items.append(
-                    item(kind, r, r[4], None, {"proposed_at": r[5], "disease": r[6], "reason": r[7]})
-                )
+                items.append(item(kind, r, r[4], None, {"proposed_at": r[5], "disease": r[6], "reason": r[7]}))
         sections.append(WorklistSection(kind=kind, total=total, items=items))
     return Worklist(today=today, team_ids=teams, sections=sections)
 

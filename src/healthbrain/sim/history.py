@@ -43,6 +43,7 @@ class History:
     identifiers: Columns  # (institution, resident): hospital medical record numbers
     hypertension: np.ndarray
     diabetes: np.ndarray
+    team: np.ndarray  # per resident: index into Directory.teams of the family-doctor team
 
 
 def _banded(ages: np.ndarray, bands: tuple[tuple[int, float], ...]) -> np.ndarray:
@@ -291,7 +292,7 @@ def build(
             who[diab],
             at[diab],
             place[diab],
-            codes.GLUCOSE_CAPILLARY,
+            codes.GLUCOSE_FASTING,  # the BPHS form records fasting glucose (chronic.service does the same)
             np.clip(glucose_level[who[diab]] + rng.normal(0, 0.8, int(diab.sum())), 2.5, 30),
             1,
         )
@@ -470,7 +471,9 @@ def build(
         axis=1,
     )
     identifiers = Columns({"institution": pairs[0], "resident": pairs[1]})
-    return History(conditions, medications, encounters, observations, exams, identifiers, hypertension, diabetes)
+    return History(
+        conditions, medications, encounters, observations, exams, identifiers, hypertension, diabetes, team_of
+    )
 
 
 def _staff_by_institution(directory: Directory, professions: tuple[str, ...]) -> dict[int, np.ndarray]:

@@ -19,7 +19,7 @@ from healthbrain.core.time import utcnow
 from healthbrain.db import Database
 from healthbrain.geo.models import Division
 from healthbrain.people.models import Resident
-from healthbrain.sim import feeds, geography, history, institutions, load, load_feeds, population
+from healthbrain.sim import chronic, feeds, geography, history, institutions, load, load_chronic, load_feeds, population
 from healthbrain.sim.models import SimulationRun
 
 MIN_RESIDENTS = 500
@@ -46,6 +46,7 @@ class District:
     ages: np.ndarray
     directory: institutions.Directory
     streams: list[np.random.Generator]
+    seed: int = 0
 
     def feeds(self, *, as_of: date, days: int, case_years: int = 6, **options: Any) -> feeds.Feeds:
         district_id, _towns, community_ids = institutions.division_ids(self.geo)
@@ -66,10 +67,29 @@ class District:
             **options,
         )
 
+    def management(
+        self, care: history.History, *, as_of: date, history_days: int, reading_days: int
+    ) -> chronic.Management:
+        """Chronic-disease management over the history's follow-ups, and ``reading_days`` of home
+        readings (its own stream, the ninth: the first eight are as they were)."""
+        return chronic.generate(
+            self.streams[8],
+            history=care,
+            ages=self.ages,
+            birth=self.population.birth,
+            male=self.population.male,
+            directory=self.directory,
+            as_of=as_of,
+            history_days=history_days,
+            reading_days=reading_days,
+            seed=self.seed,
+        )
+
 
 def build_district(*, seed: int, residents: int, as_of: date, progress: load.Progress = _noop) -> District:
     """Geography, residents and directory, each stage from its own stream of the seed."""
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+    # Spawned children depend only on their index, so a ninth stream leaves the first eight unchanged.
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)]
     progress("geography", 0, 1)
     geo = geography.build(streams[0], residents)
     weights = np.array([c.weight for c in geo.communities])
@@ -79,7 +99,7 @@ def build_district(*, seed: int, residents: int, as_of: date, progress: load.Pro
     community_population = np.bincount(pop.community, minlength=len(geo.communities)).astype(float)
     progress("directory", 0, 1)
     directory = institutions.build(streams[2], geo, community_population, ages, pop.community)
-    return District(geo, pop, ages, directory, streams)
+    return District(geo, pop, ages, directory, streams, seed)
 
 
 def simulate(
@@ -92,11 +112,13 @@ def simulate(
     feed_days: int = 400,
     case_years: int = 6,
     backfill_days: int = 0,
+    reading_days: int = 30,
     progress: load.Progress = _noop,
 ) -> SimulationResult:
     """Build and load a district. ``feed_days`` of early-warning feeds (case reports for
     ``case_years`` years) are simulated too (0: none); ``backfill_days`` runs the detection pass
-    for each of the last days and works the alerts as a CDC desk would (the demo)."""
+    for each of the last days and works the alerts as a CDC desk would (the demo). Chronic-disease
+    management comes with ``reading_days`` of home readings."""
     if residents < MIN_RESIDENTS:
         raise ValueError(f"a district needs at least {MIN_RESIDENTS} residents")
     started = time.perf_counter()
@@ -121,6 +143,8 @@ def simulate(
         as_of=as_of,
         history_days=history_days,
     )
+    progress("chronic", 0, 1)
+    management = district.management(care, as_of=as_of, history_days=history_days, reading_days=reading_days)
     progress("feeds", 0, 1)
     surveillance_feeds = district.feeds(as_of=as_of, days=feed_days, case_years=case_years) if feed_days > 0 else None
     with database.unit_of_work() as session:
@@ -138,6 +162,7 @@ def simulate(
             rng=streams[4],
             progress=progress,
         )
+        counts.update(load_chronic.load_chronic(session, management, progress=progress))
         if surveillance_feeds is not None:
             counts.update(load_feeds.load_feeds(session, surveillance_feeds, progress=progress))
         load.analyse(session)

@@ -220,7 +220,7 @@ def upgrade() -> None:
     op.create_table(
         "home_reading",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("reading_key", sa.String(length=40), nullable=False),
+        sa.Column("reading_key", sa.BigInteger(), nullable=False),
         sa.Column("device_pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("resident_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
@@ -230,13 +230,12 @@ def upgrade() -> None:
         sa.Column("heart_rate", sa.Float(), nullable=True),
         sa.Column("glucose", sa.Float(), nullable=True),
         sa.Column("critical", sa.Boolean(), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("batch_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.ForeignKeyConstraint(["batch_id"], ["ingest_batch.id"], name=op.f("fk_home_reading_batch_id_ingest_batch")),
         sa.ForeignKeyConstraint(["device_pk"], ["home_device.id"], name=op.f("fk_home_reading_device_pk_home_device")),
         sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_home_reading_resident_id_resident")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_home_reading")),
-        sa.UniqueConstraint("reading_key", name=op.f("uq_home_reading_reading_key")),
+        sa.UniqueConstraint("device_pk", "reading_key", name=op.f("uq_home_reading_device_pk")),
     )
     with op.batch_alter_table("home_reading", schema=None) as batch_op:
         batch_op.create_index("ix_home_reading_resident_time", ["resident_id", "measured_at"], unique=False)
