@@ -275,3 +275,49 @@ def test_a_days_old_critical_reading_is_kept_but_opens_no_alert(
     assert (body["inserted"], body["critical"], body["alerts"]) == (1, 1, [])
     stored = session.scalars(select(HomeReading).where(HomeReading.resident_id == world.residents["a1_elder"])).one()
     assert stored.critical
+
+
+def test_cli_propose_and_team_reports(tmp_path: Any, scratch_url: str) -> None:
+    """`healthbrain chronic propose` and `healthbrain chronic reports --month` on a database of their own."""
+    from typer.testing import CliRunner
+
+    from healthbrain.cli import app
+    from healthbrain.db import Database
+    from healthbrain.migrations.runner import upgrade
+    from tests.factories import build_world
+
+    database = Database(scratch_url)
+    upgrade(database.engine)
+    with database.unit_of_work() as s:
+        world = build_world(s)
+    runner = CliRunner()
+    proposed = runner.invoke(app, ["chronic", "propose", "--database-url", scratch_url])
+    assert proposed.exit_code == 0, proposed.output
+    assert "htn.condition: 1 proposed" in proposed.output
+    with database.unit_of_work() as s:
+        enrolment = s.scalars(select(ChronicEnrolment)).one()
+        enrolment.status, enrolment.enrolled_on = "enrolled", local_today()
+    month = local_today().strftime("%Y-%m")
+    out = tmp_path / "pdf"
+    made = runner.invoke(
+        app,
+        [
+            "chronic",
+            "reports",
+            "--month",
+            month,
+            "--team",
+            str(world.teams["team_a1"]),
+            "--out",
+            str(out),
+            "--database-url",
+            scratch_url,
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    assert f"1 reports for {month}" in made.output
+    (pdf,) = out.iterdir()
+    assert "王大爷" in "".join(text_of(pdf.read_bytes()).split())
+    bad = runner.invoke(app, ["chronic", "reports", "--month", "2026-13", "--database-url", scratch_url])
+    assert bad.exit_code == 2 and "YYYY-MM" in bad.output
+    database.dispose()

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from healthbrain.cli_common import DatabaseOpt, DataDirOpt, console, open_database, settings_for
 from healthbrain.core.time import to_local, utcnow
@@ -102,3 +104,81 @@ def mqtt(
     finally:
         listener.stop()
     console.print(f"stopped after {listener.messages} messages", highlight=False)
+
+
+@app.command("propose")
+def propose(database_url: DatabaseOpt = None, data_dir: DataDirOpt = None) -> None:
+    """Propose for enrolment every resident ≥ 35 with hypertension or type-2 diabetes in the record
+    (problem list, or screening readings meeting the BPHS rule) who is not on a path yet."""
+    from healthbrain.chronic.service import propose_enrolments
+
+    database = open_database(settings_for(database_url, data_dir))
+    with database.unit_of_work() as session:
+        counts = propose_enrolments(session)
+    for what, n in counts.items():
+        console.print(f"{what}: {n} proposed", highlight=False)
+
+
+def _teams(session: Session, team: str | None) -> list[int]:
+    from sqlalchemy import select
+
+    from healthbrain.geo.models import CareTeam
+
+    if team is None:
+        return list(session.scalars(select(CareTeam.id).order_by(CareTeam.id)))
+    found = session.scalar(select(CareTeam.id).where((CareTeam.code == team) | (CareTeam.name == team)))
+    if found is None and team.isdigit() and len(team) < 19 and session.get(CareTeam, int(team)) is not None:
+        found = int(team)
+    if not found:
+        console.print(f"[red]no family-doctor team {team!r} (give its code, name or id)[/]")
+        raise typer.Exit(2)
+    return [int(found)]
+
+
+@app.command("reports")
+def reports(
+    month: Annotated[str, typer.Option(help="The month, YYYY-MM.")],
+    team: Annotated[str | None, typer.Option(help="A team's code, name or id (default: every team).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write each PDF into this folder.")] = None,
+    database_url: DatabaseOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Generate the monthly health report (PDF) of every patient under management of a team."""
+    import time
+
+    from healthbrain.chronic import care, repository
+    from healthbrain.core.errors import DomainError
+    from healthbrain.core.time import local_today
+    from healthbrain.people.models import Resident
+
+    try:
+        first = care.parse_month(month)
+    except DomainError:
+        console.print(f"[red]--month must be YYYY-MM, not {month!r}[/]")
+        raise typer.Exit(2) from None
+    if first > local_today():
+        console.print("[red]--month is in the future[/]")
+        raise typer.Exit(2)
+    database = open_database(settings_for(database_url, data_dir))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    made = 0
+    with database.sessionmaker() as session:
+        teams = _teams(session, team)
+        residents = repository.enrolled_residents_of_teams(session, teams)
+    console.print(f"{len(residents)} patients under management in {len(teams)} team(s); month {first:%Y-%m}")
+    for resident_id in residents:
+        with database.unit_of_work() as session:
+            resident = session.get(Resident, resident_id)
+            if resident is None:
+                continue
+            row = care.store_report(session, resident, first, user_id=None)
+            if out is not None:
+                (out / f"health-report-{resident_id}-{first:%Y-%m}.pdf").write_bytes(row.pdf)
+        made += 1
+        if made % 100 == 0:
+            console.print(f"  {made} / {len(residents)}", highlight=False)
+    seconds = time.perf_counter() - started
+    rate = f", {seconds / made * 1000:.0f} ms each" if made else ""
+    console.print(f"{made} reports for {first:%Y-%m} in {seconds:.1f} s{rate}", highlight=False)
