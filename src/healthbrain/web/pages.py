@@ -16,6 +16,7 @@ from healthbrain.auth.deps import PrincipalDep
 from healthbrain.auth.pages import router as auth_pages
 from healthbrain.auth.roles import Role
 from healthbrain.auth.scope import Principal
+from healthbrain.chronic import worklist as chronic_worklist
 from healthbrain.core.i18n import normalise_language
 from healthbrain.geo import repository as geo_repository
 from healthbrain.geo import service as geo
@@ -39,10 +40,12 @@ def _home_context(session: Session, principal: Principal, language: str) -> dict
         context["institution"] = geo_repository.institution_by_id(session, principal.institution_id)
     match principal.role:
         case Role.FAMILY_DOCTOR:
+            context["worklist"] = chronic_worklist.worklist(session, principal=principal, limit=0)
             teams = geo_repository.teams(session, institution_id=None, team_ids=principal.team_ids, limit=20, offset=0)
             context["teams"] = geo.teams_out(session, teams)
             context["counts"] = people.key_population_counts(session, principal=principal)
         case Role.CENTRE_MANAGER:
+            context["worklist"] = chronic_worklist.worklist(session, principal=principal, limit=0)
             teams = geo_repository.teams(
                 session, institution_id=principal.institution_id, team_ids=None, limit=200, offset=0
             )
