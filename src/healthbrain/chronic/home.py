@@ -245,20 +245,44 @@ def reading_key_fast(
     escaping), which makes the key about four times cheaper. Same key, tested against
     :func:`reading_key`; other ids take the general path."""
     if not _PLAIN_ID.match(device_id):
-        return reading_key(
-            device_id,
-            ReadingValues(
-                kind=ReadingKind(kind),
-                measured_at=instant_utc,
-                sbp=sbp,
-                dbp=dbp,
-                heart_rate=heart_rate,
-                glucose=glucose,
-            ),
+        values = ReadingValues(
+            kind=ReadingKind(kind), measured_at=instant_utc, sbp=sbp, dbp=dbp, heart_rate=heart_rate, glucose=glucose
         )
+        return reading_key(device_id, values)
     instant = instant_utc.astimezone(UTC).replace(microsecond=0).isoformat()
-    payload = f'["{device_id}","{kind}","{_fmt(sbp)}","{_fmt(dbp)}","{_fmt(heart_rate)}","{_fmt(glucose)}","{instant}"]'
-    return hashlib.sha256(payload.encode()).hexdigest()[:40]
+    return hashlib.sha256(_payload(device_id, kind, sbp, dbp, heart_rate, glucose, instant)).hexdigest()[:40]
+
+
+def _payload(
+    device_id: str,
+    kind: str,
+    sbp: float | None,
+    dbp: float | None,
+    heart_rate: float | None,
+    glucose: float | None,
+    instant: str,
+) -> bytes:
+    return (
+        f'["{device_id}","{kind}","{_fmt(sbp)}","{_fmt(dbp)}","{_fmt(heart_rate)}","{_fmt(glucose)}","{instant}"]'
+    ).encode()
+
+
+def stored_key_fast(
+    device_id: str,
+    kind: str,
+    sbp: float | None,
+    dbp: float | None,
+    heart_rate: float | None,
+    glucose: float | None,
+    instant: str,
+) -> int:
+    """``storage_key(reading_key(...))`` for the hot path: ``instant`` is the UTC time to the second as
+    ``reading_key`` writes it (``2026-11-25T00:01:02+00:00``), computed once by the caller."""
+    if not _PLAIN_ID.match(device_id):
+        at = datetime.fromisoformat(instant)
+        return storage_key(reading_key_fast(device_id, kind, sbp, dbp, heart_rate, glucose, at))
+    digest = hashlib.sha256(_payload(device_id, kind, sbp, dbp, heart_rate, glucose, instant)).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def storage_key(key: str) -> int:

@@ -27,7 +27,6 @@ from healthbrain.chronic import home, repository
 from healthbrain.chronic.definitions import ALERT_WINDOW_HOURS, ReadingKind
 from healthbrain.chronic.models import HomeDevice, HomeReading
 from healthbrain.chronic.schemas import ReadingIn, ReadingsResult
-from healthbrain.core.bulk import db_datetime
 from healthbrain.core.i18n import translate
 from healthbrain.core.ingest import Rejects, stored_errors, validation_messages, verbatim_json
 from healthbrain.core.time import utcnow
@@ -192,11 +191,7 @@ def ingest_readings(
     good, critical = _plausible(parsed, now=now, rejects=rejects, language=language)
 
     # Devices: bound ones only. A reading from an unknown or unbound device is kept as a rejection.
-    known = {
-        d.device_id: (d.id, d.resident_id, d.kind)
-        for d in repository.devices_by_serial(session, {r.device_id for r in parsed}).values()
-        if d.resident_id is not None and d.unbound_at is None
-    }
+    known = repository.bound_devices(session, {r.device_id for r in parsed})
     batch = IngestBatch(
         channel=channel,
         batch_key=full_key,
@@ -224,9 +219,11 @@ def ingest_readings(
             )
             continue
         at = r.measured_at.astimezone(UTC)
+        # One isoformat gives both the key's instant and the stored text (strftime costs twice as much).
+        iso = at.isoformat(timespec="microseconds")
         key = (
             pk,
-            home.storage_key(home.reading_key_fast(r.device_id, r.kind, r.sbp, r.dbp, r.heart_rate, r.glucose, at)),
+            home.stored_key_fast(r.device_id, r.kind, r.sbp, r.dbp, r.heart_rate, r.glucose, iso[:19] + "+00:00"),
         )
         if key in seen:
             duplicates += 1
@@ -237,7 +234,7 @@ def ingest_readings(
             pk,
             resident_id,
             r.kind,
-            db_datetime(at),
+            iso[:10] + " " + iso[11:26],  # db_datetime(at), as text
             r.sbp,
             r.dbp,
             r.heart_rate,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +24,7 @@ from healthbrain.chronic.models import (
     HomeReading,
     WorklistSnooze,
 )
-from healthbrain.core.bulk import bulk_insert
+from healthbrain.core.bulk import bulk_insert, db_datetime
 from healthbrain.geo.models import CareTeam, CareTeamCommunity
 from healthbrain.records.repository import batch_by_key, rejections_of
 
@@ -44,6 +44,20 @@ def devices_by_serial(session: Session, serials: set[str]) -> dict[str, HomeDevi
     for chunk in _chunks(sorted(serials)):
         for d in session.scalars(select(HomeDevice).where(HomeDevice.device_id.in_(chunk))):
             out[d.device_id] = d
+    return out
+
+
+def bound_devices(session: Session, serials: set[str]) -> dict[str, tuple[int, int, str]]:
+    """Bound devices by serial: (device id, resident id, kind) — plain rows, for the bulk path."""
+    out: dict[str, tuple[int, int, str]] = {}
+    for chunk in _chunks(sorted(serials)):
+        rows = session.execute(
+            select(HomeDevice.device_id, HomeDevice.id, HomeDevice.resident_id, HomeDevice.kind).where(
+                HomeDevice.device_id.in_(chunk), HomeDevice.resident_id.is_not(None), HomeDevice.unbound_at.is_(None)
+            )
+        )
+        for serial, pk, resident_id, kind in rows:
+            out[serial] = (pk, resident_id or 0, kind)  # not None: the query asks for bound devices
     return out
 
 
@@ -116,20 +130,34 @@ def managing_teams(session: Session, residents: set[int]) -> dict[int, int | Non
 
 
 def touch_devices(session: Session, device_ids: set[int], latest: dict[int, datetime], now: datetime) -> None:
-    """Record an upload from each device (and its newest measurement), set-based."""
+    """Record an upload from each device (and its newest measurement): one prepared statement run
+    for every device on the driver's cursor (the ORM's per-row parameter processing cost as much
+    as the readings' insert). Times in the storage text form (``core.bulk.db_datetime``)."""
     if not device_ids:
         return
-    for chunk in _chunks(sorted(device_ids)):
-        session.execute(update(HomeDevice).where(HomeDevice.id.in_(chunk)).values(last_seen_at=now))
-    table = cast(Table, HomeDevice.__table__)
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("pk"))
-        .where(or_(table.c.last_reading_at.is_(None), table.c.last_reading_at < bindparam("at")))
-        .values(last_reading_at=bindparam("at"))
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"UPDATE home_device SET last_seen_at = {mark}, "  # noqa: S608 - our own table, no input in the text
+        f"last_reading_at = CASE WHEN last_reading_at IS NULL OR last_reading_at < {mark} THEN {mark} "
+        f"ELSE last_reading_at END WHERE id = {mark}"
     )
-    if latest:
-        session.execute(statement, [{"pk": pk, "at": at} for pk, at in latest.items()])
+    if connection.dialect.name == "postgresql":
+        sql = sql.replace(f"< {mark} THEN {mark}", f"< {mark}::timestamptz THEN {mark}::timestamptz")
+    seen = db_datetime(now)
+    rows = []
+    for pk in sorted(device_ids):
+        # A device that sent only rejected readings has no newest measurement: with NULL the CASE
+        # keeps what was there.
+        at = latest.get(pk)
+        text = db_datetime(at) if at is not None else None
+        rows.append((seen, text, text, pk))
+    raw = connection.connection.driver_connection
+    cursor = raw.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
 
 
 def readings_of(

@@ -94,13 +94,16 @@ def propose_enrolments(session: Session, *, today: date | None = None) -> dict[s
                 literal(reason),
                 literal(1),
             ).where(eligible, clause)
-            result = session.execute(
-                insert(ChronicEnrolment).from_select(
+            # RETURNING, not rowcount: psycopg reports no rowcount for INSERT … SELECT through SQLAlchemy.
+            created = session.scalars(
+                insert(ChronicEnrolment)
+                .from_select(
                     ["resident_id", "disease", "status", "team_id", "proposed_at", "proposed_reason", "version"],
                     chosen,
                 )
-            )
-            counts[f"{disease.value}.{reason}"] = max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+                .returning(ChronicEnrolment.id)
+            ).all()
+            counts[f"{disease.value}.{reason}"] = len(created)
     session.flush()
     return counts
 
