@@ -400,3 +400,20 @@ def test_fast_key_equals_the_reference_key() -> None:
         assert fast == reference
         key = storage_key(reference)
         assert -(2**63) <= key < 2**63 and key == int.from_bytes(bytes.fromhex(reference[:16]), "big", signed=True)
+
+
+@pytest.mark.parametrize(
+    "value", [0.0, -0.0, -0.04, 0.05, 0.25, 0.35, 1.05, 2.675, 132.45, 132.55, 99.95, 7.049999, 16.7, 3.9, 1e-9, None]
+)
+def test_fast_value_text_equals_the_reference(value: float | None) -> None:
+    from healthbrain.chronic.home import _fmt, _normalised
+
+    assert _fmt(value) == _normalised(value)
+
+
+def test_fast_value_text_on_many_values() -> None:
+    from healthbrain.chronic.home import _fmt, _normalised
+
+    rng = np.random.default_rng(3)
+    values = np.concatenate([rng.uniform(0, 400, 20_000), np.round(rng.uniform(0, 40, 20_000), 2)])
+    assert all(_fmt(float(v)) == _normalised(float(v)) for v in values)

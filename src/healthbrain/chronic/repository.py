@@ -129,7 +129,7 @@ def managing_teams(session: Session, residents: set[int]) -> dict[int, int | Non
     return out
 
 
-def touch_devices(session: Session, device_ids: set[int], latest: dict[int, datetime], now: datetime) -> None:
+def touch_devices(session: Session, device_ids: set[int], latest: dict[int, str], now: datetime) -> None:
     """Record an upload from each device (and its newest measurement): one prepared statement run
     for every device on the driver's cursor (the ORM's per-row parameter processing cost as much
     as the readings' insert). Times in the storage text form (``core.bulk.db_datetime``)."""
@@ -149,8 +149,8 @@ def touch_devices(session: Session, device_ids: set[int], latest: dict[int, date
     for pk in sorted(device_ids):
         # A device that sent only rejected readings has no newest measurement: with NULL the CASE
         # keeps what was there.
-        at = latest.get(pk)
-        text = db_datetime(at) if at is not None else None
+        iso = latest.get(pk)  # UTC ISO text to the microsecond
+        text = iso[:10] + " " + iso[11:26] if iso is not None else None
         rows.append((seen, text, text, pk))
     raw = connection.connection.driver_connection
     cursor = raw.cursor()  # type: ignore[union-attr]
