@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from healthbrain.chronic import service
-from healthbrain.chronic.models import ChronicAlert, ChronicEnrolment, HomeReading
+from healthbrain.chronic.models import ChronicAlert, ChronicEnrolment, HomeDevice, HomeReading
 from healthbrain.core.time import local_today
 from healthbrain.records.models import IngestRejection
 from tests.chronic.test_report_pdf import text_of
@@ -135,6 +135,11 @@ def test_device_readings_dedup_reject_and_critical_alert(client: TestClient, ses
     assert (again["inserted"], again["duplicates"]) == (0, 1)
     kept = session.scalars(select(IngestRejection).where(IngestRejection.batch_id == body["batch_id"])).all()
     assert len(kept) == 2
+    stored_device = session.scalars(select(HomeDevice).where(HomeDevice.device_id == device["device_id"])).one()
+    session.refresh(stored_device)
+    # The newest stored measurement (the implausible row 2 is not stored), and the upload time.
+    assert stored_device.last_reading_at == (at + timedelta(minutes=2)).replace(microsecond=at.microsecond)
+    assert stored_device.last_seen_at is not None
     worklist = client.get("/api/v1/chronic/worklist", headers=bearer(world, "doctor_a1")).json()
     critical = worklist["sections"][0]
     assert critical["kind"] == "critical" and critical["items"][0]["detail"]["sbp"] == 186

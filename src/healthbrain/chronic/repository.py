@@ -136,26 +136,28 @@ def touch_devices(session: Session, device_ids: set[int], latest: dict[int, str]
     if not device_ids:
         return
     connection = session.connection()
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"UPDATE home_device SET last_seen_at = {mark}, "  # noqa: S608 - our own table, no input in the text
-        f"last_reading_at = CASE WHEN last_reading_at IS NULL OR last_reading_at < {mark} THEN {mark} "
-        f"ELSE last_reading_at END WHERE id = {mark}"
-    )
-    if connection.dialect.name == "postgresql":
-        sql = sql.replace(f"< {mark} THEN {mark}", f"< {mark}::timestamptz THEN {mark}::timestamptz")
     seen = db_datetime(now)
-    rows = []
-    for pk in sorted(device_ids):
-        # A device that sent only rejected readings has no newest measurement: with NULL the CASE
-        # keeps what was there.
-        iso = latest.get(pk)  # UTC ISO text to the microsecond
-        text = iso[:10] + " " + iso[11:26] if iso is not None else None
-        rows.append((seen, text, text, pk))
+    ids = sorted(device_ids)
+    # A device that sent only rejected readings has no newest measurement: with NULL the CASE keeps
+    # what was there.
+    texts = [iso[:10] + " " + iso[11:26] if (iso := latest.get(pk)) is not None else None for pk in ids]
     raw = connection.connection.driver_connection
     cursor = raw.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(sql, rows)
+        if connection.dialect.name == "postgresql":
+            # One statement for every device (a per-device executemany is a round trip each).
+            cursor.execute(
+                "UPDATE home_device AS d SET last_seen_at = %s::timestamptz, last_reading_at = CASE "
+                "WHEN d.last_reading_at IS NULL OR d.last_reading_at < v.at THEN v.at ELSE d.last_reading_at END "
+                "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at) WHERE d.id = v.id",
+                (seen, ids, texts),
+            )
+        else:
+            cursor.executemany(
+                "UPDATE home_device SET last_seen_at = ?, last_reading_at = CASE WHEN last_reading_at IS NULL "
+                "OR last_reading_at < ? THEN ? ELSE last_reading_at END WHERE id = ?",
+                [(seen, text, text, pk) for pk, text in zip(ids, texts, strict=True)],
+            )
     finally:
         cursor.close()
 

@@ -1,8 +1,8 @@
 """Set-based inserts for hot paths (simulator, bulk observations): no per-row ORM objects.
 
 SQLite: ``executemany`` on the driver cursor, one prepared statement for the whole batch.
-PostgreSQL: ``COPY … FROM STDIN`` (or ``executemany`` in pipeline mode when conflicts must be
-skipped). Both run inside the caller's transaction, on the session's own connection.
+PostgreSQL: ``COPY … FROM STDIN`` (into a temporary table, then ``INSERT … SELECT … ON CONFLICT
+DO NOTHING``, when conflicts must be skipped). Both run inside the caller's transaction, on the session's own connection.
 
 Values must already be in storage form: datetimes as UTC text ``YYYY-MM-DD HH:MM:SS.ffffff``
 (see :func:`db_datetime`), dates as ISO text, JSON as text.
@@ -68,13 +68,22 @@ def bulk_insert(
     if dialect == "postgresql":
         with raw.cursor() as cursor:  # type: ignore[union-attr]
             if skip_conflicts:
-                sql = (
-                    f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('%s' for _ in columns)}) "  # noqa: S608
-                    "ON CONFLICT DO NOTHING"
+                # COPY into a temporary table shaped like the target's columns, then one
+                # INSERT … SELECT … ON CONFLICT DO NOTHING: server-side, a resend skipped by the
+                # unique keys. Row-by-row executemany was round-trip bound (~5,000 rows/s).
+                stage = f"_hb_stage_{table.name}"
+                cursor.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DROP AS "  # noqa: S608 - our own names
+                    f"SELECT {names} FROM {table.name} WITH NO DATA"
                 )
-                for chunk in _chunks(rows, chunk_size):
-                    cursor.executemany(sql, chunk)
-                    inserted += max(cursor.rowcount, 0)
+                cursor.execute(f"TRUNCATE {stage}")
+                with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cursor.execute(
+                    f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} ON CONFLICT DO NOTHING"  # noqa: S608
+                )
+                inserted = max(cursor.rowcount, 0)
             else:
                 with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
                     for row in rows:
