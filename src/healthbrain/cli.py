@@ -215,7 +215,7 @@ def demo(
 ) -> None:
     """Create a local database if none exists, simulate a district, create one login per role, and serve it."""
     from healthbrain.migrations.runner import upgrade
-    from healthbrain.sim.demo import ensure_demo_users
+    from healthbrain.sim.demo import demo_devices, ensure_demo_users
     from healthbrain.sim.service import latest_run
 
     settings = _settings(database_url, data_dir)
@@ -231,6 +231,18 @@ def demo(
     for login in logins:
         table.add_row(login.role, login.username, DEMO_PASSWORD, login.bound_to)
     console.print(table)
+    devices = demo_devices(database)
+    if devices:
+        console.print("home devices of the demo doctor's patients (send readings with their own token):")
+        for d in devices:
+            console.print(
+                f"  {d.device_id} ({d.kind}): curl -X POST 'http://{host}:{port}/api/v1/chronic/device-readings"
+                f"?device_id={d.device_id}' -H 'Authorization: Bearer {d.token}' -H 'Content-Type: application/json' "
+                """-d '{"readings": [{"kind": "bp", "measured_at": "<now, e.g. 2026-11-25T08:00:00+08:00>", """
+                """"sbp": 186, "dbp": 112}]}'""",
+                highlight=False,
+                soft_wrap=True,
+            )
     console.print(f"open [bold]http://{host}:{port}[/]   (API documentation: http://{host}:{port}/docs)")
     if not no_serve:
         _serve(settings, host, port)

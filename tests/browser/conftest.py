@@ -199,7 +199,10 @@ class Api:
             self._tokens[username] = body["access_token"]
         return self._tokens[username]
 
-    def request(self, method: str, path: str, *, user: str | None = None, json: Any = None) -> Any:
+    def request(
+        self, method: str, path: str, *, user: str | None = None, json: Any = None, token: str | None = None
+    ) -> Any:
+        """``user`` sends as that demo login; ``token`` with a bearer token of its own (a device's)."""
         headers = {"Accept": "application/json"}
         data = None
         if json is not None:
@@ -207,6 +210,8 @@ class Api:
             headers["Content-Type"] = "application/json"
         if user is not None:
             headers["Authorization"] = f"Bearer {self.token(user)}"
+        elif token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         request = urllib.request.Request(f"{self.base_url}{path}", data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=30) as response:

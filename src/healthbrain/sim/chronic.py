@@ -4,10 +4,13 @@ Managed patients (hypertension or type-2 diabetes, aged 35 and over) are on a pa
 (入径): most enrolled before the history starts, a few still proposed, a few ended. Every
 follow-up visit of the history gets its BPHS form per disease, with the visit's own measurements,
 lifestyle answers that stay with the patient, and the classification, referral and next date the
-rules of :mod:`healthbrain.chronic.classify` give (computed over arrays here, checked against
-``classify`` in the tests). A referral opens a task that the next visit closes. The enrolment
+rules of :mod:`healthbrain.chronic.classify` give (over arrays, :mod:`healthbrain.sim.chronic_rules`). A referral opens a task that the next visit closes. The enrolment
 carries the schedule its last form set, a complication screening date and (hypertension) the
 CHG 2018 risk tier as :mod:`healthbrain.chronic.facts` would compute it from the record.
+
+Choices: the simulated visits keep the history's quarterly rhythm, so a visit classed uncontrolled
+is not followed up within 14 days as its next date asks (the worklist shows it overdue); a
+patient whose path ended keeps an active resident record, even when the reason is death.
 
 Home devices, their readings and the alerts they raise are in :mod:`healthbrain.sim.home_monitoring`.
 """
@@ -144,6 +147,13 @@ def _labels(values: tuple[Any, ...]) -> np.ndarray:
     return np.array(values, dtype=object)
 
 
+def _or_none(condition: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` where ``condition`` holds, None elsewhere (an object column)."""
+    out = np.full(len(condition), None, dtype=object)
+    out[condition] = values[condition]
+    return out
+
+
 def _json_by_key(keys: np.ndarray, make: Any) -> np.ndarray:
     """JSON text per row, built once per distinct key."""
     unique, inverse = np.unique(keys, return_inverse=True)
@@ -254,19 +264,24 @@ def _medications(history: History, n: int) -> tuple[np.ndarray, np.ndarray]:
     out = []
     for prefix in ("C", "A10"):
         sel = np.char.startswith(atc, prefix)
-        lists: dict[int, list[tuple[str, str, str]]] = {}
-        for r, *drug in zip(
-            *(np.asarray(m[k])[sel].tolist() for k in ("resident", "name", "dose", "frequency")), strict=True
-        ):
-            lists.setdefault(int(r), []).append((drug[0], drug[1], drug[2]))
-        cache: dict[tuple[tuple[str, str, str], ...], str] = {}
-        for drugs in lists.values():
-            key = tuple(drugs)
-            if key not in cache:
-                items = [{"name": a, "dose": b, "frequency": c} for a, b, c in drugs]
-                cache[key] = json.dumps(items, ensure_ascii=False)
+        resident = np.asarray(m["resident"], dtype=np.int64)[sel]
+        fields = [np.asarray(m[k])[sel].astype(str) for k in ("name", "dose", "frequency")]
+        drugs, drug = np.unique(
+            np.char.add(np.char.add(np.char.add(fields[0], "\x1f"), fields[1]), np.char.add("\x1f", fields[2])),
+            return_inverse=True,
+        )
+        drug = drug.reshape(-1)
+        items = [dict(zip(("name", "dose", "frequency"), str(d).split("\x1f"), strict=True)) for d in drugs]
         texts = np.full(n, "[]", dtype=object)
-        texts[list(lists)] = [cache[tuple(drugs)] for drugs in lists.values()]
+        # Most patients take one drug for a disease: its list is made once per drug.
+        single = np.bincount(resident, minlength=n)[resident] == 1
+        one = np.array([json.dumps([item], ensure_ascii=False) for item in items], dtype=object)
+        texts[resident[single]] = one[drug[single]]
+        several: dict[int, list[dict[str, str]]] = {}
+        for r, d in zip(resident[~single].tolist(), drug[~single].tolist(), strict=True):
+            several.setdefault(r, []).append(items[d])
+        for r, listed in several.items():
+            texts[r] = json.dumps(listed, ensure_ascii=False)
         out.append(texts)
     return out[0], out[1]
 
@@ -316,19 +331,18 @@ def generate(
         parts_enrolment.append(k[ok])
     f_visit = np.concatenate(parts_visit)
     f_enrolment = np.concatenate(parts_enrolment)
-    order = np.lexsort((f_enrolment, visits.at[f_visit].astype(np.int64)))  # chronological: the ids' order
+    # Ids run by enrolment, then date: the load's foreign-key checks then walk the resident and
+    # encounter tables in order instead of jumping around them (several times faster on SQLite).
+    order = np.lexsort((visits.at[f_visit].astype(np.int64), f_enrolment))
     f_visit, f_enrolment = f_visit[order], f_enrolment[order]
     nf = len(f_visit)
     f_htn = is_htn[f_enrolment]
     f_resident = residents[f_enrolment]
     f_day = visits.day[f_visit]
-    # The previous and next form of the same enrolment (forms are chronological; the sort is stable).
-    by_enrolment = np.argsort(f_enrolment, kind="stable")
-    same = np.r_[False, f_enrolment[by_enrolment][1:] == f_enrolment[by_enrolment][:-1]]
-    previous = np.full(nf, -1, dtype=np.int64)
-    previous[by_enrolment[same]] = by_enrolment[np.flatnonzero(same) - 1]
-    following = np.full(nf, -1, dtype=np.int64)
-    following[previous[previous >= 0]] = np.flatnonzero(previous >= 0)
+    # The previous and next form of the same enrolment.
+    same = np.r_[False, f_enrolment[1:] == f_enrolment[:-1]]
+    previous = np.where(same, np.arange(nf) - 1, -1)
+    following = np.where(np.r_[same[1:], False], np.arange(nf) + 1, -1)
 
     # --- the patient's answers: stable across visits (codes into the answer tuples) --------------------
     r = rng.random(n)
@@ -409,7 +423,7 @@ def generate(
     symptoms = _json_by_key(f_symptom, lambda k: [] if k == 0 else [str(symptom_values[k])])
     created = visits.at[f_visit] + written_after.astype("timedelta64[s]")
     hospitals = [i.name for i in directory.institutions if i.kind == "hospital"]
-    referral_to = np.where(verdict.refer, np.array(hospitals, dtype=object)[rng.integers(0, len(hospitals), nf)], None)
+    referral_to = _or_none(verdict.refer, np.array(hospitals, dtype=object)[rng.integers(0, len(hospitals), nf)])
     htn_texts = np.array(ADVERSE_TEXTS[Disease.HYPERTENSION], dtype=object)
     dm_texts = np.array(ADVERSE_TEXTS[Disease.DIABETES], dtype=object)
     htn_complications = np.array(COMPLICATION_TEXTS[Disease.HYPERTENSION], dtype=object)
@@ -430,7 +444,7 @@ def generate(
             "heart_rate": visits.heart_rate[f_visit],
             "weight_kg": visits.weight[f_visit],
             "fasting_glucose": f_glucose,
-            "dorsalis_pedis": np.where(f_htn, None, _labels(PEDIS)[pedis[f_resident]]),
+            "dorsalis_pedis": _or_none(~f_htn, _labels(PEDIS)[pedis[f_resident]]),
             "smoking": _labels(SMOKING)[smoking[f_resident]],
             "cigarettes_per_day": np.where(smoking[f_resident] == 2, cigarettes[f_resident], -1),
             "drinking": _labels(DRINKING)[drinking[f_resident]],
@@ -442,13 +456,11 @@ def generate(
             "adherence": _labels(ADHERENCE)[adherence[f_enrolment]],
             "adverse_reaction": adverse,
             "adverse_reaction_uncontrollable": uncontrollable,
-            "adverse_reaction_text": np.where(
-                adverse, np.where(f_htn, htn_texts[text_pick], dm_texts[text_pick]), None
-            ),
-            "hypoglycaemia": np.where(f_htn, None, hypoglycaemia),
+            "adverse_reaction_text": _or_none(adverse, np.where(f_htn, htn_texts[text_pick], dm_texts[text_pick])),
+            "hypoglycaemia": _or_none(~f_htn, hypoglycaemia),
             "new_or_worse_complication": complication,
-            "complication_text": np.where(
-                complication, np.where(f_htn, htn_complications[text_pick], dm_complications[text_pick]), None
+            "complication_text": _or_none(
+                complication, np.where(f_htn, htn_complications[text_pick], dm_complications[text_pick])
             ),
             "pregnant_or_lactating": np.zeros(nf, dtype=bool),
             "education": education,
@@ -516,12 +528,12 @@ def generate(
             "proposed_reason": np.full(m, "condition", dtype=object),
             "enrolled_on": np.where(on_path, enrolled_on, _NAT),
             "ended_on": np.where(ended, ended_on, _NAT),
-            "end_reason": np.where(ended, end_reason, None),
+            "end_reason": _or_none(ended, end_reason),
             "last_followup_date": last_day,
             "last_visit_class": last_class,
             "next_followup_date": next_followup,
             "next_screening_date": np.where(enrolled, screening, _NAT),
-            "risk_tier": np.where(is_htn & on_path, tiers[residents], None),
+            "risk_tier": _or_none(is_htn & on_path, tiers[residents]),
         }
     )
 

@@ -193,7 +193,8 @@ def risk_tiers(
     for r, cells in RISK_TABLE.items():
         for level, tier in cells.items():
             table[int(r), BP_LEVEL_ORDER.index(level)] = tier.value
-    out: np.ndarray = np.where(grade > 0, table[row, np.clip(grade, 0, None)], None)
+    # Column 0 (below high-normal) holds None, where -1 (no BP) lands too.
+    out: np.ndarray = table[row, np.clip(grade, 0, None)]
     return out
 
 

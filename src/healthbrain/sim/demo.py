@@ -10,8 +10,12 @@ from healthbrain.auth import repository as auth_repository
 from healthbrain.auth.roles import Role
 from healthbrain.auth.schemas import UserCreate
 from healthbrain.auth.service import create_user
+from healthbrain.chronic.models import HomeDevice
+from healthbrain.chronic.readings import token_hash
 from healthbrain.db import Database
 from healthbrain.geo.models import CareTeam, CareTeamMember, Institution, Practitioner
+from healthbrain.sim.home_monitoring import DEMO_TOKENS, device_token
+from healthbrain.sim.models import SimulationRun
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,33 @@ class DemoLogin:
     role: str
     username: str
     bound_to: str
+
+
+@dataclass(frozen=True)
+class DemoDevice:
+    device_id: str
+    kind: str
+    token: str  # bearer token for POST /api/v1/chronic/device-readings?device_id=…
+    resident_id: int
+
+
+def demo_devices(database: Database, *, count: int = DEMO_TOKENS) -> list[DemoDevice]:
+    """The first simulated home devices (of the first team, the demo doctor's) with their tokens,
+    derived again from the seed of the latest simulation; a device rebound since is left out
+    (its token no longer matches the stored hash)."""
+    with database.sessionmaker() as session:
+        run = session.scalar(select(SimulationRun).order_by(SimulationRun.id.desc()).limit(1))
+        if run is None:
+            return []
+        devices = session.scalars(
+            select(HomeDevice).where(HomeDevice.resident_id.is_not(None)).order_by(HomeDevice.id).limit(count)
+        ).all()
+        out = []
+        for d in devices:
+            token = device_token(run.seed, d.device_id)
+            if d.resident_id is not None and token_hash(token) == d.token_hash:
+                out.append(DemoDevice(d.device_id, d.kind, token, d.resident_id))
+        return out
 
 
 def ensure_demo_users(database: Database, *, password: str) -> list[DemoLogin]:

@@ -8,8 +8,8 @@ a district built in the morning has no reading from the future). Each reading ca
 ingestion path stores (``home.storage_key(home.reading_key(...))``), so a device resending a
 simulated reading is a duplicate.
 Alerts follow ``chronic.readings``: one open alert per resident, a critical reading extends it
-while it is open; the family doctor handles an alert within hours, so only the last day's
-episodes are still open when the district is loaded.
+while it is open; the family doctor handles an alert within two days, so only alerts of the last
+day or two are still open when the district is loaded.
 """
 
 from __future__ import annotations
@@ -360,10 +360,15 @@ def generate(
     )
     device = np.concatenate([is_bp[bp["device"]], is_glucose[gl["device"]]])
     columns = {name: np.concatenate([bp[name], gl[name]]) for name in ("at", "sbp", "dbp", "heart_rate", "glucose")}
-    received = columns["at"] + rng.integers(20, 900, len(device)).astype("timedelta64[s]")  # the phone syncs
-    order = np.lexsort((device, received.astype(np.int64)))  # ids in order of arrival
-    device, received = device[order], received[order]
+    # Ids run by device, then time (as a device uploads its memory): the load then inserts into the
+    # (device, key) index and checks the resident key in order.
+    order = np.lexsort((columns["at"].astype(np.int64), device))
+    device = device[order]
     columns = {name: values[order] for name, values in columns.items()}
+    # The phone syncs a few minutes later, in order: arrival never goes back in time on a device.
+    synced = columns["at"].astype(np.int64) + rng.integers(20, 900, len(device))
+    base = device.astype(np.int64) << 34  # above any instant in seconds, so the running maximum stays per device
+    received = (np.maximum.accumulate(synced + base) - base).astype("datetime64[s]")
     critical = _critical_bits(columns["sbp"], columns["dbp"], columns["glucose"])
     r_kind = KINDS[kind[device]]
     keys = reading_keys(
@@ -414,10 +419,11 @@ def _alerts(
     r = readings.data
     positions = np.flatnonzero(critical)
     now = int(_instants(np.array([today]), np.array([0]))[0].astype(np.int64))
-    order = np.lexsort((positions, r["resident"][positions]))  # by resident, then arrival (= reading id)
+    received_at = r["received_at"][positions].astype(np.int64)
+    order = np.lexsort((positions, received_at, r["resident"][positions]))  # by resident, then arrival
     positions = positions[order]
     residents = r["resident"][positions].tolist()
-    received = r["received_at"][positions].astype(np.int64).tolist()
+    received = received_at[order].tolist()
     bits = critical[positions].tolist()
     teams = device_team[r["device"][positions]].tolist()
     delays = (rng.uniform(*ALERT_HANDLED_HOURS, len(positions)) * 3600).astype(np.int64).tolist()
@@ -425,7 +431,7 @@ def _alerts(
         rng.choice(len(ALERT_ACTIONS), len(positions), p=[p for _, p in ALERT_ACTIONS])
     ].tolist()
     rows: list[tuple[int, int | None, int, int, int, int, list[str], int | None, str | None]] = []
-    current: list[Any] | None = None  # [resident, team, opened, first, last, count, reasons, handled]
+    current: list[Any] | None = None  # resident, team, opened, first, last, count, reasons, handled, action
     for k, (resident, at, mask, team, position) in enumerate(
         zip(residents, received, bits, teams, positions.tolist(), strict=True)
     ):
@@ -536,7 +542,9 @@ def reading_payloads(
         at = np.concatenate([bp["at"], gl["at"]])
         values = {name: np.concatenate([bp[name], gl[name]]) for name in ("sbp", "dbp", "heart_rate", "glucose")}
         order = np.lexsort((device, at.astype(np.int64)))
-        local = np.datetime_as_string(at[order] + np.timedelta64(LOCAL_OFFSET_S, "s"), unit="s")
+        local = np.datetime_as_string(
+            (at[order] + np.timedelta64(LOCAL_OFFSET_S, "s")).astype("datetime64[s]"), unit="s"
+        )
         sbp, dbp, hr, gv = (values[name][order].tolist() for name in ("sbp", "dbp", "heart_rate", "glucose"))
         for d, t, s, p, h, g in zip(ids[device[order]].tolist(), local.tolist(), sbp, dbp, hr, gv, strict=True):
             if g == g:  # a glucose reading (NaN elsewhere)
