@@ -152,7 +152,7 @@ def test_the_risk_filter_and_the_english_worklist(as_user: AsUser) -> None:
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"risk=high"))
     badges = page.locator("[data-testid=section-followup] .badge[class*=risk-]").all_inner_texts()
-    assert all(text == "High risk" for text in badges)
+    assert badges and all(text == "High risk" for text in badges), badges
     assert not RAW_KEY.search(page.locator("main").inner_text())
     page.goto("/chronic?lang=zh-CN")
 
