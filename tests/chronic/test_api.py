@@ -326,3 +326,30 @@ def test_cli_propose_and_team_reports(tmp_path: Any, scratch_url: str) -> None:
     bad = runner.invoke(app, ["chronic", "reports", "--month", "2026-13", "--database-url", scratch_url])
     assert bad.exit_code == 2 and "YYYY-MM" in bad.output
     database.dispose()
+
+
+def test_odd_values_are_row_errors_not_server_errors(client: TestClient, session: Session, world: World) -> None:
+    _enrolled(client, session, world)
+    device = _bind(client, world, "BP-ODD-1")
+    now = datetime.now(UTC).isoformat()
+    rows = [
+        {"kind": "bp", "measured_at": "2026-13-45T08:00:00+08:00", "sbp": 130, "dbp": 80},
+        {"kind": "bp", "measured_at": now, "sbp": 10**400, "dbp": 80},
+        {"kind": "bp", "measured_at": now, "sbp": "130", "dbp": 80.5},
+        {"kind": "bp", "measured_at": now, "sbp": True, "dbp": 80},
+        {"kind": "ecg", "measured_at": now, "sbp": 130, "dbp": 80},
+        {"kind": "bp", "measured_at": "2026-11-25T08:00:00", "sbp": 130, "dbp": 80},
+        ["not", "an", "object"],
+        {"kind": "glucose", "measured_at": now, "glucose": 6.1},
+    ]
+    answer = client.post(
+        f"/api/v1/chronic/device-readings?device_id={device['device_id']}",
+        json={"readings": rows},
+        headers={"Authorization": f"Bearer {device['token']}"},
+    )
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    rejected = {e["row"] for e in body["errors"]}
+    # "130" as text is what the schema accepts (lax mode); a glucose reading on a BP monitor is not.
+    assert rejected == {1, 2, 4, 5, 6, 7, 8}, body["errors"]
+    assert body["inserted"] == 1

@@ -62,7 +62,9 @@ def _number(value: Any) -> float | bool | None:
     """A JSON number as float, None when absent; False when the fast path must not decide."""
     if value is None:
         return None
-    if type(value) is float or type(value) is int:
+    if type(value) is float:
+        return value
+    if type(value) is int and -(10**9) < value < 10**9:  # a huge integer is the schema's to refuse
         return float(value)
     return False
 
@@ -84,8 +86,12 @@ def _fast(number: int, raw: dict[str, Any], device: HomeDevice | None) -> _Row |
         serial = device.device_id
     elif serial is None:
         return None
+    try:
+        measured_at = datetime.fromisoformat(at)
+    except ValueError:  # shaped like a time but not one (month 13): the schema words the error
+        return None
     sbp, dbp, hr, glucose = (v if v is not False else None for v in values)
-    return _Row(number, raw, serial, kind, datetime.fromisoformat(at), sbp, dbp, hr, glucose)
+    return _Row(number, raw, serial, kind, measured_at, sbp, dbp, hr, glucose)
 
 
 def _parse(
