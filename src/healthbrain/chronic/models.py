@@ -127,7 +127,7 @@ class HomeDevice(Base):
     """A home monitor bound to a resident; it sends with its own token (only the hash is kept)."""
 
     __tablename__ = "home_device"
-    __table_args__ = (Index("ix_home_device_resident", "resident_id"),)
+    __table_args__ = (Index("ix_home_device_resident", "resident_id"), Index("ix_home_device_team", "team_id"))
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     device_id: Mapped[str] = mapped_column(String(64), unique=True)  # the maker's serial number

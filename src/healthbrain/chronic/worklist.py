@@ -8,10 +8,11 @@ hides an item for 7 days and "remind later" for 30 (Simple's overdue list)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from healthbrain.auth import audit
@@ -57,23 +58,46 @@ def teams_of(session: Session, principal: Principal, team_id: int | None = None)
     return teams
 
 
-def _risk_clause(risk: str) -> Any:
+def _risk_clause(risk: str, resident: Any) -> Any:
     # An alias: the outer query may itself read chronic_enrolment, which must not be correlated.
     htn = aliased(ChronicEnrolment)
     return (
         select(htn.id)
-        .where(htn.resident_id == Resident.id, htn.disease == Disease.HYPERTENSION.value, htn.risk_tier == risk)
-        .correlate(Resident)
+        .where(htn.resident_id == resident, htn.disease == Disease.HYPERTENSION.value, htn.risk_tier == risk)
         .exists()
     )
 
 
-def _section(session: Session, statement: Select[Any], *, risk: str | None, limit: int) -> tuple[int, list[Any]]:
+@dataclass(frozen=True)
+class _Spec:
+    """One worklist section: its table, the resident column, the filters, the order, the columns."""
+
+    table: Any
+    resident: Any
+    where: tuple[Any, ...]
+    order: tuple[Any, ...]
+    columns: tuple[Any, ...]
+    joins: tuple[tuple[Any, Any], ...] = ()
+    snooze: str | None = None
+
+
+def _section(session: Session, spec: _Spec, *, risk: str | None, limit: int, today: date) -> tuple[int, list[Any]]:
+    """The section's size (counted on its own table: no join, an index range) and its first rows."""
+    where = list(spec.where)
+    if spec.snooze is not None:
+        where.append(~repository.snoozed_clause(spec.resident, spec.snooze, today))
     if risk is not None:
-        statement = statement.where(_risk_clause(risk))
-    total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
-    rows = list(session.execute(statement.limit(limit)).all()) if total else []
-    return total, rows
+        where.append(_risk_clause(risk, spec.resident))
+    total = session.scalar(select(func.count()).select_from(spec.table).where(*where)) or 0
+    if not total or limit <= 0:
+        return total, []
+    statement = select(Resident.id, Resident.name, Resident.sex, Resident.birth_date, *spec.columns).select_from(
+        spec.table
+    )
+    statement = statement.join(Resident, Resident.id == spec.resident)
+    for target, on in spec.joins:
+        statement = statement.join(target, on)
+    return total, list(session.execute(statement.where(*where).order_by(*spec.order).limit(limit)).all())
 
 
 def worklist(
@@ -91,80 +115,78 @@ def worklist(
     teams = teams_of(session, principal, team_id)
     today = today or local_today()
     now = utcnow()
-    person = (Resident.id, Resident.name, Resident.sex, Resident.birth_date)
     enrolled = (ChronicEnrolment.team_id.in_(teams), ChronicEnrolment.status == EnrolmentStatus.ENROLLED.value)
-
-    critical = (
-        select(
-            *person,
-            ChronicAlert.id,
-            ChronicAlert.opened_at,
-            ChronicAlert.readings,
-            ChronicAlert.reasons,
-            HomeReading.kind,
-            HomeReading.sbp,
-            HomeReading.dbp,
-            HomeReading.glucose,
-            HomeReading.measured_at,
-        )
-        .join(Resident, Resident.id == ChronicAlert.resident_id)
-        .join(HomeReading, HomeReading.id == ChronicAlert.last_reading_id)
-        .where(ChronicAlert.team_id.in_(teams), ChronicAlert.status == "open")
-        .order_by(ChronicAlert.opened_at.desc())
-    )
-    followup = (
-        select(
-            *person,
-            ChronicEnrolment.id,
-            ChronicEnrolment.next_followup_date,
-            ChronicEnrolment.disease,
-            ChronicEnrolment.last_followup_date,
-            ChronicEnrolment.last_visit_class,
-        )
-        .join(Resident, Resident.id == ChronicEnrolment.resident_id)
-        .where(*enrolled, ChronicEnrolment.next_followup_date <= today + timedelta(days=DUE_SOON_DAYS))
-        .where(~repository.snoozed_clause(Resident.id, "followup", today))
-        .order_by(ChronicEnrolment.next_followup_date, ChronicEnrolment.id)
-    )
-    referral = (
-        select(*person, ChronicTask.id, ChronicTask.due_date, ChronicTask.urgent, ChronicTask.followup_id)
-        .join(Resident, Resident.id == ChronicTask.resident_id)
-        .where(ChronicTask.team_id.in_(teams), ChronicTask.status == "open")
-        .where(~repository.snoozed_clause(Resident.id, "referral", today))
-        .order_by(ChronicTask.due_date, ChronicTask.id)
-    )
-    screening = (
-        select(*person, ChronicEnrolment.id, ChronicEnrolment.next_screening_date, ChronicEnrolment.disease)
-        .join(Resident, Resident.id == ChronicEnrolment.resident_id)
-        .where(*enrolled, ChronicEnrolment.next_screening_date <= today)
-        .where(~repository.snoozed_clause(Resident.id, "screening", today))
-        .order_by(ChronicEnrolment.next_screening_date, ChronicEnrolment.id)
-    )
-    device = (
-        select(
-            *person, HomeDevice.id, HomeDevice.device_id, HomeDevice.kind, HomeDevice.last_seen_at, HomeDevice.bound_at
-        )
-        .join(Resident, Resident.id == HomeDevice.resident_id)
-        .where(HomeDevice.team_id.in_(teams), repository.device_silence_clause(now, DEVICE_SILENT_DAYS))
-        .where(~repository.snoozed_clause(Resident.id, "device", today))
-        .order_by(func.coalesce(HomeDevice.last_seen_at, HomeDevice.bound_at), HomeDevice.id)
-    )
-    proposal = (
-        select(
-            *person,
-            ChronicEnrolment.id,
-            ChronicEnrolment.proposed_at,
-            ChronicEnrolment.disease,
-            ChronicEnrolment.proposed_reason,
-        )
-        .join(Resident, Resident.id == ChronicEnrolment.resident_id)
-        .where(ChronicEnrolment.team_id.in_(teams), ChronicEnrolment.status == EnrolmentStatus.PROPOSED.value)
-        .order_by(ChronicEnrolment.proposed_at, ChronicEnrolment.id)
-    )
-    raw: dict[str, tuple[int, list[Any]]] = {
-        kind: _section(session, statement, risk=risk, limit=limit)
-        for kind, statement in zip(SECTIONS, (critical, followup, referral, screening, device, proposal), strict=True)
+    specs = {
+        "critical": _Spec(
+            ChronicAlert,
+            ChronicAlert.resident_id,
+            (ChronicAlert.team_id.in_(teams), ChronicAlert.status == "open"),
+            (ChronicAlert.opened_at.desc(),),
+            (
+                ChronicAlert.id,
+                ChronicAlert.opened_at,
+                ChronicAlert.readings,
+                ChronicAlert.reasons,
+                HomeReading.kind,
+                HomeReading.sbp,
+                HomeReading.dbp,
+                HomeReading.glucose,
+                HomeReading.measured_at,
+            ),
+            joins=((HomeReading, HomeReading.id == ChronicAlert.last_reading_id),),
+        ),
+        "followup": _Spec(
+            ChronicEnrolment,
+            ChronicEnrolment.resident_id,
+            (*enrolled, ChronicEnrolment.next_followup_date <= today + timedelta(days=DUE_SOON_DAYS)),
+            (ChronicEnrolment.next_followup_date, ChronicEnrolment.id),
+            (
+                ChronicEnrolment.id,
+                ChronicEnrolment.next_followup_date,
+                ChronicEnrolment.disease,
+                ChronicEnrolment.last_followup_date,
+                ChronicEnrolment.last_visit_class,
+            ),
+            snooze="followup",
+        ),
+        "referral": _Spec(
+            ChronicTask,
+            ChronicTask.resident_id,
+            (ChronicTask.team_id.in_(teams), ChronicTask.status == "open"),
+            (ChronicTask.due_date, ChronicTask.id),
+            (ChronicTask.id, ChronicTask.due_date, ChronicTask.urgent, ChronicTask.followup_id),
+            snooze="referral",
+        ),
+        "screening": _Spec(
+            ChronicEnrolment,
+            ChronicEnrolment.resident_id,
+            (*enrolled, ChronicEnrolment.next_screening_date <= today),
+            (ChronicEnrolment.next_screening_date, ChronicEnrolment.id),
+            (ChronicEnrolment.id, ChronicEnrolment.next_screening_date, ChronicEnrolment.disease),
+            snooze="screening",
+        ),
+        "device": _Spec(
+            HomeDevice,
+            HomeDevice.resident_id,
+            (HomeDevice.team_id.in_(teams), repository.device_silence_clause(now, DEVICE_SILENT_DAYS)),
+            (func.coalesce(HomeDevice.last_seen_at, HomeDevice.bound_at), HomeDevice.id),
+            (HomeDevice.id, HomeDevice.device_id, HomeDevice.kind, HomeDevice.last_seen_at, HomeDevice.bound_at),
+            snooze="device",
+        ),
+        "proposal": _Spec(
+            ChronicEnrolment,
+            ChronicEnrolment.resident_id,
+            (ChronicEnrolment.team_id.in_(teams), ChronicEnrolment.status == EnrolmentStatus.PROPOSED.value),
+            (ChronicEnrolment.proposed_at, ChronicEnrolment.id),
+            (
+                ChronicEnrolment.id,
+                ChronicEnrolment.proposed_at,
+                ChronicEnrolment.disease,
+                ChronicEnrolment.proposed_reason,
+            ),
+        ),
     }
+    raw = {kind: _section(session, specs[kind], risk=risk, limit=limit, today=today) for kind in SECTIONS}
     residents = {row[0] for _total, rows in raw.values() for row in rows}
     diseases, tiers = _conditions_of(session, residents)
 

@@ -123,6 +123,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("home_device", schema=None) as batch_op:
         batch_op.create_index("ix_home_device_resident", ["resident_id"], unique=False)
+        batch_op.create_index("ix_home_device_team", ["team_id"], unique=False)
 
     op.create_table(
         "worklist_snooze",
@@ -344,6 +345,7 @@ def downgrade() -> None:
 
     op.drop_table("worklist_snooze")
     with op.batch_alter_table("home_device", schema=None) as batch_op:
+        batch_op.drop_index("ix_home_device_team")
         batch_op.drop_index("ix_home_device_resident")
 
     op.drop_table("home_device")
