@@ -413,6 +413,8 @@ def worklist(
         for t in threads:
             t.join()
         sizes = [n for _t, _l, n in busiest]
+        if not latencies:
+            raise RuntimeError(f"no request answered: {sorted(set(errors))[:3]}")
         return {
             "database": "postgresql" if postgres else "sqlite",
             "residents": residents,
@@ -427,6 +429,7 @@ def worklist(
             "latency_ms_p95": round(1000 * _percentile(latencies, 0.95), 1),
             "latency_ms_p99": round(1000 * _percentile(latencies, 0.99), 1),
             "errors": len(errors),
+            "error_examples": sorted(set(errors))[:3],
             "target": "p99 < 100 ms",
         }
     finally:

@@ -32,19 +32,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # SAVEPOINTs, which tests and nested units of work rely on.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # The busy timeout first: asking for WAL mode takes a lock, and a connection opened while
+    # another holds the write lock (a busy server growing its pool) failed at once without it.
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache per connection
     cursor.close()
+
+
+READ_ONLY = "healthbrain_read_only"
 
 
 def _sqlite_begin(connection: Connection) -> None:
     # IMMEDIATE: nearly every unit of work writes (at least an audit entry), and a deferred
     # transaction that upgrades from reading to writing fails at once under contention instead of
-    # waiting for busy_timeout.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # waiting for busy_timeout. A read-only unit of work (see Database.unit_of_work) is a plain
+    # deferred read instead — WAL readers neither wait for the writer nor for each other — made
+    # query_only so that a write by mistake fails loudly rather than racing for the lock.
+    # ``info`` belongs to the pooled DBAPI connection: the pragma is undone by the next writer.
+    if connection.get_execution_options().get(READ_ONLY):
+        if not connection.info.get(READ_ONLY):
+            connection.exec_driver_sql("PRAGMA query_only=1")
+            connection.info[READ_ONLY] = True
+        connection.exec_driver_sql("BEGIN")
+    else:
+        if connection.info.pop(READ_ONLY, None):
+            connection.exec_driver_sql("PRAGMA query_only=0")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -115,13 +131,16 @@ class Database:
             raw.close()
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[Session]:
+    def unit_of_work(self, *, read_only: bool = False) -> Iterator[Session]:
         """One transaction: commit on success, roll back on error.
 
         Actions registered with :func:`on_rollback` run after a rollback, in a second short
-        transaction on the same connection.
+        transaction on the same connection. ``read_only``: a unit of work that only reads (on
+        SQLite a deferred, query-only transaction, so that readers run side by side).
         """
         with self.sessionmaker() as session:
+            if read_only:
+                session.connection(execution_options={READ_ONLY: True})
             try:
                 yield session
                 session.commit()

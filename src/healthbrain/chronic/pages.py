@@ -37,7 +37,7 @@ from healthbrain.people import service as people
 from healthbrain.records import codes
 from healthbrain.records.models import Observation
 from healthbrain.web.charts import Series, line_chart
-from healthbrain.web.deps import LanguageDep, SessionDep
+from healthbrain.web.deps import LanguageDep, SessionDep, read_only
 from healthbrain.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -46,6 +46,7 @@ CHART_DAYS = (30, 90, 365)
 
 
 @router.get("/chronic", response_class=HTMLResponse)
+@read_only
 def worklist_page(
     request: Request,
     session: SessionDep,

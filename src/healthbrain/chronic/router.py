@@ -32,7 +32,7 @@ from healthbrain.chronic.schemas import (
 )
 from healthbrain.core.params import IdPath
 from healthbrain.people.models import Resident
-from healthbrain.web.deps import LanguageDep, SessionDep
+from healthbrain.web.deps import LanguageDep, SessionDep, read_only
 
 router = APIRouter(prefix="/api/v1/chronic", tags=["chronic"])
 
@@ -188,6 +188,7 @@ def list_readings(
     summary="The family doctor's worklist: critical readings, follow-ups due, referrals, screenings, "
     "silent devices, proposals",
 )
+@read_only
 def get_worklist(
     session: SessionDep,
     principal: PrincipalDep,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -12,6 +12,7 @@ from healthbrain.core.i18n import DEFAULT_LANGUAGE, language_from_accept, normal
 from healthbrain.db import Database
 
 LANGUAGE_COOKIE = "hb_lang"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def database_of(request: Request) -> Database:
@@ -19,9 +20,19 @@ def database_of(request: Request) -> Database:
     return database
 
 
+def read_only(endpoint: F) -> F:
+    """Mark a GET endpoint that never writes (not even an audit entry): its request's unit of work
+    is a read-only one, so on SQLite such requests run side by side instead of queueing for the
+    write lock (a busy worklist is 50 doctors reading at once)."""
+    endpoint.__dict__["healthbrain_read_only"] = True
+    return endpoint
+
+
 def request_session(request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the handler returns, before the response."""
-    with database_of(request).unit_of_work() as session:
+    endpoint = request.scope.get("endpoint")
+    reads = request.method in ("GET", "HEAD") and getattr(endpoint, "healthbrain_read_only", False)
+    with database_of(request).unit_of_work(read_only=reads) as session:
         yield session
 
 
