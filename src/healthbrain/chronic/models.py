@@ -24,8 +24,10 @@ class ChronicEnrolment(Base):
     __tablename__ = "chronic_enrolment"
     __table_args__ = (
         UniqueConstraint("resident_id", "disease"),
-        Index("ix_chronic_enrolment_team_status_next", "team_id", "status", "next_followup_date"),
-        Index("ix_chronic_enrolment_team_status_screening", "team_id", "status", "next_screening_date"),
+        # The worklist's ranges; the resident closes each index so counting a section (and testing its
+        # snoozes) reads no table row.
+        Index("ix_chronic_enrolment_team_status_next", "team_id", "status", "next_followup_date", "resident_id"),
+        Index("ix_chronic_enrolment_team_status_screening", "team_id", "status", "next_screening_date", "resident_id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
@@ -108,7 +110,7 @@ class ChronicTask(Base):
     """Work owed to a patient that is not a routine follow-up: a referral's 14-day follow-up."""
 
     __tablename__ = "chronic_task"
-    __table_args__ = (Index("ix_chronic_task_team_status_due", "team_id", "status", "due_date"),)
+    __table_args__ = (Index("ix_chronic_task_team_status_due", "team_id", "status", "due_date", "resident_id"),)
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"), index=True)

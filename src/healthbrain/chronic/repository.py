@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -293,7 +293,7 @@ def tasks_of(session: Session, resident_id: int) -> Sequence[ChronicTask]:
 
 
 # --- snoozes -------------------------------------------------------------------------------------------
-def snoozed_clause(resident_column: Any, item: str, today: date) -> Any:
+def snoozed_clause(resident_column: Any, item: str, today: Any) -> Any:
     return exists().where(
         WorklistSnooze.resident_id == resident_column,
         WorklistSnooze.item == item,
@@ -347,10 +347,3 @@ def silent_before(now: datetime, days: int) -> datetime:
     return now - timedelta(days=days)
 
 
-def device_silence_clause(now: datetime, days: int) -> Any:
-    cutoff = silent_before(now, days)
-    return and_(
-        HomeDevice.resident_id.is_not(None),
-        HomeDevice.unbound_at.is_(None),
-        func.coalesce(HomeDevice.last_seen_at, HomeDevice.bound_at) < cutoff,
-    )

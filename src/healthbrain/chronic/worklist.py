@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, Integer, String, bindparam, func, select
 from sqlalchemy.orm import Session, aliased
 
 from healthbrain.auth import audit
@@ -58,7 +59,7 @@ def teams_of(session: Session, principal: Principal, team_id: int | None = None)
     return teams
 
 
-def _risk_clause(risk: str, resident: Any) -> Any:
+def _risk_clause(risk: Any, resident: Any) -> Any:
     # An alias: the outer query may itself read chronic_enrolment, which must not be correlated.
     htn = aliased(ChronicEnrolment)
     return (
@@ -81,46 +82,23 @@ class _Spec:
     snooze: str | None = None
 
 
-def _section(session: Session, spec: _Spec, *, risk: str | None, limit: int, today: date) -> tuple[int, list[Any]]:
-    """The section's size (counted on its own table: no join, an index range) and its first rows."""
-    where = list(spec.where)
-    if spec.snooze is not None:
-        where.append(~repository.snoozed_clause(spec.resident, spec.snooze, today))
-    if risk is not None:
-        where.append(_risk_clause(risk, spec.resident))
-    total = session.scalar(select(func.count()).select_from(spec.table).where(*where)) or 0
-    if not total or limit <= 0:
-        return total, []
-    statement = select(Resident.id, Resident.name, Resident.sex, Resident.birth_date, *spec.columns).select_from(
-        spec.table
-    )
-    statement = statement.join(Resident, Resident.id == spec.resident)
-    for target, on in spec.joins:
-        statement = statement.join(target, on)
-    return total, list(session.execute(statement.where(*where).order_by(*spec.order).limit(limit)).all())
+# The statements are built once (per risk filter or none) with parameters, not per request:
+# building six counts and six lists with SQLAlchemy cost more than running them.
+_TEAMS: Any = bindparam("teams", expanding=True)
+_TODAY = bindparam("today", type_=Date())
+_DUE_UNTIL = bindparam("due_until", type_=Date())
+_SILENT_BEFORE = bindparam("silent_before", type_=HomeDevice.last_seen_at.type)
+_RISK = bindparam("risk", type_=String())
+_LIMIT = bindparam("limit", type_=Integer())
 
 
-def worklist(
-    session: Session,
-    *,
-    principal: Principal,
-    team_id: int | None = None,
-    risk: str | None = None,
-    limit: int = 50,
-    today: date | None = None,
-) -> Worklist:
-    principal.require(Permission.CHRONIC_READ)
-    if risk is not None and risk not in RISK_TIERS:
-        raise InvalidInput("error.chronic.bad_risk", field="risk", allowed=", ".join(RISK_TIERS))
-    teams = teams_of(session, principal, team_id)
-    today = today or local_today()
-    now = utcnow()
-    enrolled = (ChronicEnrolment.team_id.in_(teams), ChronicEnrolment.status == EnrolmentStatus.ENROLLED.value)
-    specs = {
+def _specs() -> dict[str, _Spec]:
+    enrolled = (ChronicEnrolment.team_id.in_(_TEAMS), ChronicEnrolment.status == EnrolmentStatus.ENROLLED.value)
+    return {
         "critical": _Spec(
             ChronicAlert,
             ChronicAlert.resident_id,
-            (ChronicAlert.team_id.in_(teams), ChronicAlert.status == "open"),
+            (ChronicAlert.team_id.in_(_TEAMS), ChronicAlert.status == "open"),
             (ChronicAlert.opened_at.desc(),),
             (
                 ChronicAlert.id,
@@ -138,7 +116,7 @@ def worklist(
         "followup": _Spec(
             ChronicEnrolment,
             ChronicEnrolment.resident_id,
-            (*enrolled, ChronicEnrolment.next_followup_date <= today + timedelta(days=DUE_SOON_DAYS)),
+            (*enrolled, ChronicEnrolment.next_followup_date <= _DUE_UNTIL),
             (ChronicEnrolment.next_followup_date, ChronicEnrolment.id),
             (
                 ChronicEnrolment.id,
@@ -152,7 +130,7 @@ def worklist(
         "referral": _Spec(
             ChronicTask,
             ChronicTask.resident_id,
-            (ChronicTask.team_id.in_(teams), ChronicTask.status == "open"),
+            (ChronicTask.team_id.in_(_TEAMS), ChronicTask.status == "open"),
             (ChronicTask.due_date, ChronicTask.id),
             (ChronicTask.id, ChronicTask.due_date, ChronicTask.urgent, ChronicTask.followup_id),
             snooze="referral",
@@ -160,7 +138,7 @@ def worklist(
         "screening": _Spec(
             ChronicEnrolment,
             ChronicEnrolment.resident_id,
-            (*enrolled, ChronicEnrolment.next_screening_date <= today),
+            (*enrolled, ChronicEnrolment.next_screening_date <= _TODAY),
             (ChronicEnrolment.next_screening_date, ChronicEnrolment.id),
             (ChronicEnrolment.id, ChronicEnrolment.next_screening_date, ChronicEnrolment.disease),
             snooze="screening",
@@ -168,7 +146,12 @@ def worklist(
         "device": _Spec(
             HomeDevice,
             HomeDevice.resident_id,
-            (HomeDevice.team_id.in_(teams), repository.device_silence_clause(now, DEVICE_SILENT_DAYS)),
+            (
+                HomeDevice.team_id.in_(_TEAMS),
+                HomeDevice.resident_id.is_not(None),
+                HomeDevice.unbound_at.is_(None),
+                func.coalesce(HomeDevice.last_seen_at, HomeDevice.bound_at) < _SILENT_BEFORE,
+            ),
             (func.coalesce(HomeDevice.last_seen_at, HomeDevice.bound_at), HomeDevice.id),
             (HomeDevice.id, HomeDevice.device_id, HomeDevice.kind, HomeDevice.last_seen_at, HomeDevice.bound_at),
             snooze="device",
@@ -176,7 +159,7 @@ def worklist(
         "proposal": _Spec(
             ChronicEnrolment,
             ChronicEnrolment.resident_id,
-            (ChronicEnrolment.team_id.in_(teams), ChronicEnrolment.status == EnrolmentStatus.PROPOSED.value),
+            (ChronicEnrolment.team_id.in_(_TEAMS), ChronicEnrolment.status == EnrolmentStatus.PROPOSED.value),
             (ChronicEnrolment.proposed_at, ChronicEnrolment.id),
             (
                 ChronicEnrolment.id,
@@ -186,7 +169,76 @@ def worklist(
             ),
         ),
     }
-    raw = {kind: _section(session, specs[kind], risk=risk, limit=limit, today=today) for kind in SECTIONS}
+
+
+@lru_cache(maxsize=2)
+def _statements(with_risk: bool) -> tuple[Any, dict[str, Any]]:
+    """One statement of six counts — each on its own table with no join, read from an index that
+    covers the resident, so the snooze test reads no table row — and each section's first rows."""
+    filters: dict[str, list[Any]] = {}
+    specs = _specs()
+    for kind, spec in specs.items():
+        where = list(spec.where)
+        if spec.snooze is not None:
+            where.append(~repository.snoozed_clause(spec.resident, spec.snooze, _TODAY))
+        if with_risk:
+            where.append(_risk_clause(_RISK, spec.resident))
+        filters[kind] = where
+    counts = select(
+        *(
+            select(func.count()).select_from(spec.table).where(*filters[kind]).scalar_subquery().label(kind)
+            for kind, spec in specs.items()
+        )
+    )
+    lists: dict[str, Any] = {}
+    for kind, spec in specs.items():
+        statement = select(Resident.id, Resident.name, Resident.sex, Resident.birth_date, *spec.columns).select_from(
+            spec.table
+        )
+        statement = statement.join(Resident, Resident.id == spec.resident)
+        for target, on in spec.joins:
+            statement = statement.join(target, on)
+        lists[kind] = statement.where(*filters[kind]).order_by(*spec.order).limit(_LIMIT)
+    return counts, lists
+
+
+def _sections(
+    session: Session, params: dict[str, Any], *, with_risk: bool, limit: int
+) -> dict[str, tuple[int, list[Any]]]:
+    counts, lists = _statements(with_risk)
+    totals = session.execute(counts, params).one()
+    out: dict[str, tuple[int, list[Any]]] = {}
+    for kind in SECTIONS:
+        total = int(getattr(totals, kind) or 0)
+        rows = list(session.execute(lists[kind], {**params, "limit": limit}).all()) if total and limit > 0 else []
+        out[kind] = (total, rows)
+    return out
+
+
+def worklist(
+    session: Session,
+    *,
+    principal: Principal,
+    team_id: int | None = None,
+    risk: str | None = None,
+    limit: int = 50,
+    today: date | None = None,
+) -> Worklist:
+    principal.require(Permission.CHRONIC_READ)
+    if risk is not None and risk not in RISK_TIERS:
+        raise InvalidInput("error.chronic.bad_risk", field="risk", allowed=", ".join(RISK_TIERS))
+    teams = teams_of(session, principal, team_id)
+    today = today or local_today()
+    now = utcnow()
+    params: dict[str, Any] = {
+        "teams": teams or [-1],
+        "today": today,
+        "due_until": today + timedelta(days=DUE_SOON_DAYS),
+        "silent_before": repository.silent_before(now, DEVICE_SILENT_DAYS),
+    }
+    if risk is not None:
+        params["risk"] = risk
+    raw = _sections(session, params, with_risk=risk is not None, limit=limit)
     residents = {row[0] for _total, rows in raw.values() for row in rows}
     diseases, tiers = _conditions_of(session, residents)
 

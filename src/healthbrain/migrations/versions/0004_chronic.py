@@ -57,17 +57,23 @@ def upgrade() -> None:
     with op.batch_alter_table("chronic_enrolment", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_chronic_enrolment_resident_id"), ["resident_id"], unique=False)
         batch_op.create_index(
-            "ix_chronic_enrolment_team_status_next", ["team_id", "status", "next_followup_date"], unique=False
+            "ix_chronic_enrolment_team_status_next",
+            ["team_id", "status", "next_followup_date", "resident_id"],
+            unique=False,
         )
         batch_op.create_index(
-            "ix_chronic_enrolment_team_status_screening", ["team_id", "status", "next_screening_date"], unique=False
+            "ix_chronic_enrolment_team_status_screening",
+            ["team_id", "status", "next_screening_date", "resident_id"],
+            unique=False,
         )
 
     op.create_table(
         "health_prescription",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("resident_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("items", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False),
+        sa.Column(
+            "items", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"), nullable=False
+        ),
         sa.Column("created_by", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("practitioner_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
@@ -309,7 +315,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("chronic_task", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_chronic_task_resident_id"), ["resident_id"], unique=False)
-        batch_op.create_index("ix_chronic_task_team_status_due", ["team_id", "status", "due_date"], unique=False)
+        batch_op.create_index(
+            "ix_chronic_task_team_status_due", ["team_id", "status", "due_date", "resident_id"], unique=False
+        )
 
     # ### end Alembic commands ###
 
