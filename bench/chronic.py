@@ -78,6 +78,7 @@ def _bind_devices(url: str, count: int, *, prefix: str) -> list[tuple[str, int, 
     """Bind ``count`` new blood-pressure monitors to enrolled patients (serial, resident, team)."""
     from sqlalchemy import select
 
+    import healthbrain.models  # noqa: F401 - every table, for the foreign keys
     from healthbrain.chronic.models import ChronicEnrolment, HomeDevice
     from healthbrain.db import Database
 
@@ -392,6 +393,16 @@ def worklist(
                 started = time.perf_counter()
                 try:
                     status, body = _get(connection, "/api/v1/chronic/worklist", token)
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    # The server closed an idle keep-alive connection (uvicorn: after 5 s), as any
+                    # browser would see it: reconnect and ask again; the time includes the reconnect.
+                    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                    try:
+                        status, body = _get(connection, "/api/v1/chronic/worklist", token)
+                    except OSError as exc:
+                        with lock:
+                            errors.append(repr(exc))
+                        continue
                 except OSError as exc:
                     with lock:
                         errors.append(repr(exc))
