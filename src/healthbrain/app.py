@@ -20,6 +20,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 
 from healthbrain import __version__
 from healthbrain.auth.router import router as auth_router
+from healthbrain.chronic.indicator_pages import router as chronic_indicator_router
 from healthbrain.chronic.pages import router as chronic_pages
 from healthbrain.chronic.router import router as chronic_router
 from healthbrain.config import Settings, get_settings
@@ -186,6 +187,7 @@ def create_app(
         surveillance_router,
         chronic_router,
         chronic_pages,
+        chronic_indicator_router,
         pages_router,
     ):
         app.include_router(router)
