@@ -242,7 +242,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["device_pk"], ["home_device.id"], name=op.f("fk_home_reading_device_pk_home_device")),
         sa.ForeignKeyConstraint(["resident_id"], ["resident.id"], name=op.f("fk_home_reading_resident_id_resident")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_home_reading")),
-        sa.UniqueConstraint("device_pk", "reading_key", name=op.f("uq_home_reading_device_pk")),
+        sa.UniqueConstraint("device_pk", "reading_key", name=op.f("uq_home_reading_device_pk_reading_key")),
     )
     with op.batch_alter_table("home_reading", schema=None) as batch_op:
         batch_op.create_index("ix_home_reading_resident_time", ["resident_id", "measured_at"], unique=False)
