@@ -20,22 +20,15 @@ import random
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-HEALTHBRAIN = [sys.executable, "-m", "healthbrain"]
-AS_OF = date(2026, 11, 25)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+from surveillance import HEALTHBRAIN, _percentile, _simulate  # the same district build and percentile
 
 
 def _database(postgres: str | None, workdir: Path, name: str) -> str:
@@ -51,27 +44,6 @@ def _database(postgres: str | None, workdir: Path, name: str) -> str:
         engine.dispose()
         return postgres
     return f"sqlite:///{workdir / f'{name}.sqlite3'}"
-
-
-def _simulate(url: str, residents: int) -> float:
-    started = time.perf_counter()
-    subprocess.run(
-        [
-            *HEALTHBRAIN,
-            "simulate",
-            "--residents",
-            str(residents),
-            "--seed",
-            "7",
-            "--as-of",
-            AS_OF.isoformat(),
-            "--database-url",
-            url,
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - started
 
 
 def _bind_devices(url: str, count: int, *, prefix: str) -> list[tuple[str, int, int | None]]:
