@@ -345,5 +345,3 @@ def enrolled_residents_of_teams(session: Session, team_ids: Sequence[int]) -> li
 
 def silent_before(now: datetime, days: int) -> datetime:
     return now - timedelta(days=days)
-
-
