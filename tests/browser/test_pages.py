@@ -49,6 +49,7 @@ NAV_LABELS = {
     "/admin/users": "用户管理",
     "/admin/audit": "审计日志",
     "/surveillance": "传染病预警",
+    "/chronic": "慢病管理",
     "/surveillance/submit": "数据报送",
 }
 
@@ -72,8 +73,8 @@ HOMES = {
     "cdc": Home(
         "疾控工作台", "疾控中心", ("/", "/residents", "/surveillance", "/directory"), ("/surveillance/submit",)
     ),
-    "centre": Home("中心工作台", "社区卫生服务中心主任", ("/", "/residents", "/directory", "/admin/audit")),
-    "doctor": Home("我的签约服务", "家庭医生", ("/", "/residents", "/directory")),
+    "centre": Home("中心工作台", "社区卫生服务中心主任", ("/", "/residents", "/chronic", "/directory", "/admin/audit")),
+    "doctor": Home("我的签约服务", "家庭医生", ("/", "/residents", "/chronic", "/directory")),
     "submitter": Home("数据报送", "数据报送员", ("/", "/residents", "/surveillance/submit", "/directory")),
     "device": Home("设备账号", "监测设备", ("/",)),
 }
@@ -364,7 +365,7 @@ def test_language_switch_to_english_and_back(as_user: AsUser) -> None:
     page.get_by_test_id("lang-en").click()
     expect(page).to_have_url(re.compile(r"/residents$"))  # the switch keeps the page
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(nav.locator("a")).to_have_text(["Home", "Residents", "Directory"])
+    expect(nav.locator("a")).to_have_text(["Home", "Residents", "Chronic care", "Directory"])
     expect(page.get_by_test_id("lang-zh")).to_be_visible()
     page.goto("/")  # the choice sticks (cookie)
     expect(page.get_by_test_id("home-title")).to_have_text("My residents")
@@ -372,7 +373,7 @@ def test_language_switch_to_english_and_back(as_user: AsUser) -> None:
     page.get_by_test_id("lang-zh").click()
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     expect(page.get_by_test_id("home-title")).to_have_text("我的签约服务")
-    expect(nav.locator("a")).to_have_text(["首页", "居民档案", "机构与辖区"])
+    expect(nav.locator("a")).to_have_text(["首页", "居民档案", "慢病管理", "机构与辖区"])
     expect(page.get_by_test_id("lang-en")).to_be_visible()
 
 
