@@ -118,7 +118,7 @@ class ChronicTask(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("care_team.id"))
     kind: Mapped[str] = mapped_column(String(24))  # referral_followup
     due_date: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(8))  # open / done
+    status: Mapped[str] = mapped_column(String(12))  # open / done / cancelled
     followup_id: Mapped[int] = mapped_column(ForeignKey("chronic_followup.id"))  # the visit that referred
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     done_followup_id: Mapped[int | None] = mapped_column(ForeignKey("chronic_followup.id"))

@@ -293,7 +293,7 @@ def upgrade() -> None:
         sa.Column("team_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("kind", sa.String(length=24), nullable=False),
         sa.Column("due_date", sa.Date(), nullable=False),
-        sa.Column("status", sa.String(length=8), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("followup_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("urgent", sa.Boolean(), nullable=False),
         sa.Column("done_followup_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
