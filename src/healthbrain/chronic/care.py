@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -11,7 +12,7 @@ from healthbrain.auth import audit
 from healthbrain.auth.roles import Permission
 from healthbrain.auth.scope import Principal
 from healthbrain.chronic import facts, home, path, pathdata, prescription, repository
-from healthbrain.chronic.definitions import DISEASE_NAMES, Disease, EnrolmentStatus, VisitClass
+from healthbrain.chronic.definitions import DISEASE_NAMES, PROTOCOL_722_DAYS, Disease, EnrolmentStatus, VisitClass
 from healthbrain.chronic.models import HealthPrescription, HealthReport, HomeReading
 from healthbrain.chronic.report_pdf import MonthlyReport, ReportReading, ReportVisit, render_monthly_report
 from healthbrain.chronic.risk import RISK_TIER_NAMES, RiskTier
@@ -120,16 +121,21 @@ def path_of(session: Session, *, principal: Principal, resident_id: int, languag
     )
 
 
+# --- home blood pressure (722) ------------------------------------------------------------------------------
+def _bp_points(rows: Sequence[HomeReading]) -> list[tuple[datetime, float, float]]:
+    return [(r.measured_at, r.sbp, r.dbp) for r in rows if r.kind == "bp" and r.sbp is not None and r.dbp is not None]
+
+
+def home_bp_summary(session: Session, resident_id: int, *, end: date) -> home.HomeBPSummary:
+    """The 722 evaluation of the home readings of the protocol's days ending on ``end`` (local)."""
+    since = datetime.combine(end - timedelta(days=PROTOCOL_722_DAYS), time.min, tzinfo=SHANGHAI)
+    return home.evaluate_722(_bp_points(repository.readings_of(session, resident_id, since=since)), end=end)
+
+
 # --- health prescriptions ----------------------------------------------------------------------------------
 def patient_facts(session: Session, record: facts.PatientRecord, today: date) -> prescription.PatientFacts:
     f = record.last_followup
-    since = datetime.combine(today - timedelta(days=7), time.min, tzinfo=UTC)
-    bp = [
-        (r.measured_at, r.sbp, r.dbp)
-        for r in repository.readings_of(session, record.resident.id, since=since)
-        if r.kind == "bp" and r.sbp is not None and r.dbp is not None
-    ]
-    summary = home.evaluate_722([(at, s, d) for at, s, d in bp if s is not None and d is not None], end=today)
+    summary = home_bp_summary(session, record.resident.id, end=today)
     tier = facts.tier_of(record)
     return prescription.PatientFacts(
         age=record.age,
@@ -305,8 +311,7 @@ def build_report(session: Session, resident: Resident, month: date, *, generated
         changes.append("本月开始居家监测。")
     if not changes:
         changes.append("与上月相比无可比较的监测数据。")
-    bp_series = [(r.measured_at, r.sbp, r.dbp) for r in month_readings if r.kind == "bp" and r.sbp and r.dbp]
-    summary = home.evaluate_722([(a, s, d) for a, s, d in bp_series if s and d], end=month_end)
+    summary = home.evaluate_722(_bp_points(month_readings), end=month_end)
     home_text = None
     if summary.valid and summary.mean_sbp is not None and summary.mean_dbp is not None:
         verdict = "达到家庭高血压标准（≥135/85 mmHg）" if summary.hypertensive else "未达家庭高血压标准"

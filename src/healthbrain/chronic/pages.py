@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 from healthbrain.auth.deps import PrincipalDep
 from healthbrain.auth.roles import Permission
 from healthbrain.auth.scope import Principal
-from healthbrain.chronic import care, devices, home, repository, service, worklist
+from healthbrain.chronic import care, devices, repository, service, worklist
 from healthbrain.chronic.definitions import DISEASE_NAMES, Disease, EnrolmentStatus, Symptom
 from healthbrain.chronic.prescription import SECTION_NAMES, Section
 from healthbrain.chronic.schemas import (
@@ -31,7 +31,7 @@ from healthbrain.core.errors import DomainError, NotFound
 from healthbrain.core.i18n import translate
 from healthbrain.core.ingest import validation_messages
 from healthbrain.core.params import IdPath
-from healthbrain.core.time import local_today, utcnow
+from healthbrain.core.time import age_on, local_today, utcnow
 from healthbrain.db import rollback
 from healthbrain.people import service as people
 from healthbrain.records import codes
@@ -194,17 +194,11 @@ def _chart_context(
     today = local_today()
     enrolments = list(repository.enrolments_of(session, resident.id))
     bp_chart, glucose_chart = _readings_chart(session, resident.id, days, language)
-    week = [
-        (r.measured_at, r.sbp, r.dbp)
-        for r in repository.readings_of(session, resident.id, since=utcnow() - timedelta(days=8))
-        if r.kind == "bp" and r.sbp is not None and r.dbp is not None
-    ]
-    summary = home.evaluate_722([(a, s, d) for a, s, d in week if s is not None and d is not None], end=today)
+    summary = care.home_bp_summary(session, resident.id, end=today)
     prescriptions = care.prescriptions(session, principal=principal, resident_id=resident.id)
     return {
         "resident": resident,
-        "age": (today.year - resident.birth_date.year)
-        - ((today.month, today.day) < (resident.birth_date.month, resident.birth_date.day)),
+        "age": age_on(resident.birth_date, today),
         "enrolments": enrolments,
         "enrolled": [e for e in enrolments if e.status == EnrolmentStatus.ENROLLED],
         "teams": repository.team_names(session, {e.team_id for e in enrolments if e.team_id}),

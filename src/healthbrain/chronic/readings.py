@@ -25,7 +25,7 @@ from healthbrain.auth.roles import Permission
 from healthbrain.auth.scope import Principal
 from healthbrain.chronic import home, repository
 from healthbrain.chronic.definitions import ALERT_WINDOW_HOURS, ReadingKind
-from healthbrain.chronic.models import HomeDevice, HomeReading
+from healthbrain.chronic.models import HomeDevice
 from healthbrain.chronic.schemas import ReadingIn, ReadingsResult
 from healthbrain.core.i18n import translate
 from healthbrain.core.ingest import Rejects, stored_errors, validation_messages, verbatim_json
@@ -347,9 +347,3 @@ def _stored_result(session: Session, batch: IngestBatch) -> ReadingsResult:
         alerts=[],
         replayed=True,
     )
-
-
-def readings_of(
-    session: Session, *, resident_id: int, since: datetime, until: datetime | None = None
-) -> Sequence[HomeReading]:
-    return repository.readings_of(session, resident_id, since=since, until=until)

@@ -39,14 +39,6 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 
 # --- devices and readings ------------------------------------------------------------------------
-def devices_by_serial(session: Session, serials: set[str]) -> dict[str, HomeDevice]:
-    out: dict[str, HomeDevice] = {}
-    for chunk in _chunks(sorted(serials)):
-        for d in session.scalars(select(HomeDevice).where(HomeDevice.device_id.in_(chunk))):
-            out[d.device_id] = d
-    return out
-
-
 def bound_devices(session: Session, serials: set[str]) -> dict[str, tuple[int, int, str]]:
     """Bound devices by serial: (device id, resident id, kind) — plain rows, for the bulk path."""
     out: dict[str, tuple[int, int, str]] = {}
@@ -299,12 +291,6 @@ def snoozed_clause(resident_column: Any, item: str, today: Any) -> Any:
         WorklistSnooze.item == item,
         WorklistSnooze.until > today,
     )
-
-
-def snoozes_of(session: Session, resident_id: int, today: date) -> Sequence[WorklistSnooze]:
-    return session.scalars(
-        select(WorklistSnooze).where(WorklistSnooze.resident_id == resident_id, WorklistSnooze.until > today)
-    ).all()
 
 
 # --- prescriptions and reports ---------------------------------------------------------------------------
