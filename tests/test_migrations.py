@@ -10,7 +10,7 @@ from healthbrain.db import make_engine
 from healthbrain.migrations.runner import current_revision, downgrade, upgrade
 from healthbrain.models import Base
 
-HEAD = "0004_chronic"
+HEAD = "0005_records"
 
 
 def test_models_match_migrations(engine: Engine) -> None:

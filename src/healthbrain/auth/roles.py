@@ -45,6 +45,10 @@ class Permission(StrEnum):
     CHRONIC_READ = "chronic:read"  # worklist, patient charts, home readings (resident-level)
     CHRONIC_MANAGE = "chronic:manage"  # enrol, follow up, bind devices, prescribe, report
     CHRONIC_INDICATORS = "chronic:indicators"  # programme indicators (aggregates only)
+    RECORD_IMPORT = "record:import"  # CSV / Excel / NDJSON files of residents and their records
+    CONTRACT_READ = "contract:read"  # family-doctor contracts, uncontracted key populations
+    CONTRACT_MANAGE = "contract:manage"  # sign, renew, end contracts
+    RECORD_INDICATORS = "record:indicators"  # 建档率, 使用率, 签约率 (aggregates only)
 
 
 P = Permission
@@ -59,9 +63,12 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
             P.AUDIT_READ,
             P.SURVEILLANCE_READ,
             P.CHRONIC_INDICATORS,
+            P.RECORD_INDICATORS,
         }
     ),
-    Role.BUREAU: frozenset({P.RESIDENT_READ, P.DIRECTORY_READ, P.SURVEILLANCE_READ, P.CHRONIC_INDICATORS}),
+    Role.BUREAU: frozenset(
+        {P.RESIDENT_READ, P.DIRECTORY_READ, P.SURVEILLANCE_READ, P.CHRONIC_INDICATORS, P.RECORD_INDICATORS}
+    ),
     Role.CDC: frozenset(
         {
             P.RESIDENT_READ,
@@ -86,6 +93,10 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
             P.CHRONIC_READ,
             P.CHRONIC_MANAGE,
             P.CHRONIC_INDICATORS,
+            P.RECORD_IMPORT,
+            P.CONTRACT_READ,
+            P.CONTRACT_MANAGE,
+            P.RECORD_INDICATORS,
         }
     ),
     Role.FAMILY_DOCTOR: frozenset(
@@ -98,6 +109,9 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
             P.CHRONIC_READ,
             P.CHRONIC_MANAGE,
             P.CHRONIC_INDICATORS,
+            P.CONTRACT_READ,
+            P.CONTRACT_MANAGE,
+            P.RECORD_INDICATORS,
         }
     ),
     Role.DATA_SUBMITTER: frozenset(
@@ -108,6 +122,7 @@ ROLE_PERMISSIONS: Final[dict[Role, frozenset[Permission]]] = {
             P.OBSERVATION_SUBMIT,
             P.DIRECTORY_READ,
             P.SURVEILLANCE_SUBMIT,
+            P.RECORD_IMPORT,
         }
     ),
     Role.DEVICE: frozenset({P.OBSERVATION_SUBMIT}),

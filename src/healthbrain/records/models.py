@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Date, Float, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from healthbrain.core.types import BigIntPK, JSONType, UTCDateTime
@@ -53,7 +53,11 @@ class Observation(Base):
     """A measurement (LOINC code, value, unit, time, source institution or device)."""
 
     __tablename__ = "observation"
-    __table_args__ = (Index("ix_observation_resident_code_time", "resident_id", "code", "effective_at"),)
+    __table_args__ = (
+        Index("ix_observation_resident_code_time", "resident_id", "code", "effective_at"),
+        # A unique index, not a constraint: SQLite adds it without copying the table.
+        Index("ix_observation_source_hash", "source_hash", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
@@ -67,6 +71,9 @@ class Observation(Base):
     device_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="final")
     source_key: Mapped[str | None] = mapped_column(String(128), unique=True, index=True)
+    # 64 bits of the SHA-256 of the sender's identity of a FHIR Observation (interop.fhir.keys): the
+    # bulk importer's idempotency key; an integer keeps SQLite's unique index small and fast.
+    source_hash: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Condition(Base):
