@@ -17,6 +17,7 @@ from healthbrain.cli_common import open_database as _database
 from healthbrain.cli_common import settings_for as _settings
 from healthbrain.config import Settings
 from healthbrain.core.time import local_today
+from healthbrain.interop.cli import import_app
 from healthbrain.surveillance.cli import app as surveillance_app
 from healthbrain.surveillance.detect_cli import detect
 
@@ -260,6 +261,7 @@ def show_config(database_url: DatabaseOpt = None) -> None:
 app.command("detect")(detect)
 app.add_typer(surveillance_app, name="surveillance")
 app.add_typer(chronic_app, name="chronic")
+app.add_typer(import_app, name="import")
 
 
 def main() -> None:

@@ -168,3 +168,24 @@ class IngestRejection(Base):
     # (a NUL character, an unpaired surrogate), and a rejected row must be kept whatever it holds.
     payload: Mapped[str] = mapped_column(Text)
     errors: Mapped[list[Any]] = mapped_column(JSONType)  # [{"field": ..., "message": ...}]
+
+
+class Immunization(Base):
+    """A vaccine dose given (or recorded as not given) to a resident (预防接种记录): FHIR Immunization."""
+
+    __tablename__ = "immunization"
+    __table_args__ = (Index("ix_immunization_resident_date", "resident_id", "occurrence_date"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id"))
+    vaccine_code: Mapped[str] = mapped_column(String(32))  # CVX, or the sender's vaccine code
+    vaccine_system: Mapped[str | None] = mapped_column(String(128))
+    vaccine_name: Mapped[str | None] = mapped_column(String(128))
+    dose_number: Mapped[int | None] = mapped_column()
+    occurrence_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="completed")  # completed / not-done / entered-in-error
+    lot_number: Mapped[str | None] = mapped_column(String(32))
+    institution_id: Mapped[int | None] = mapped_column(ForeignKey("institution.id"))
+    encounter_id: Mapped[int | None] = mapped_column(ForeignKey("encounter.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source_key: Mapped[str | None] = mapped_column(String(128), unique=True, index=True)
