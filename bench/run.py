@@ -324,6 +324,25 @@ def bench_worklist(args: argparse.Namespace) -> None:
     record("worklist", command, figures)
 
 
+def bench_fhir_import(args: argparse.Namespace) -> None:
+    """Bulk FHIR NDJSON import through `healthbrain import fhir`: Observations/s into SQLite (target ≥ 30,000/s)."""
+    import fhir_import
+
+    figures = fhir_import.fhir_import(observations=args.observations)
+    record("fhir-import", f"python bench/run.py fhir-import --observations {args.observations}", figures)
+
+
+def bench_table_import(args: argparse.Namespace) -> None:
+    """CSV / Excel import through `healthbrain import table`: rows/s into SQLite, then the same file again."""
+    import tabular
+
+    figures = tabular.table_import(observations=args.table_rows, residents=args.table_residents)
+    command = (
+        f"python bench/run.py table-import --table-rows {args.table_rows} --table-residents {args.table_residents}"
+    )
+    record("table-import", command, figures)
+
+
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "simulate": bench_simulate,
     "demo": bench_demo,
@@ -335,6 +354,8 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], None]] = {
     "readings": bench_readings,
     "critical": bench_critical,
     "worklist": bench_worklist,
+    "fhir-import": bench_fhir_import,
+    "table-import": bench_table_import,
 }
 DEFAULT_RESIDENTS = 1_650_000
 
@@ -352,6 +373,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="worklist: measured seconds")
     parser.add_argument("--think", type=float, default=1.0, help="worklist: mean think time (0: closed loop)")
     parser.add_argument("--database-url", help="worklist: use this already simulated database (not emptied)")
+    parser.add_argument("--observations", type=int, default=1_000_000, help="fhir-import: Observations in the file")
+    parser.add_argument("--table-rows", type=int, default=50_000, help="table-import: observation rows per file")
+    parser.add_argument("--table-residents", type=int, default=10_000, help="table-import: rows of the residents file")
     args = parser.parse_args()
     for name in args.names or list(BENCHMARKS):
         BENCHMARKS[name](args)

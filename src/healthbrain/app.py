@@ -24,13 +24,24 @@ from healthbrain.chronic.indicator_pages import router as chronic_indicator_rout
 from healthbrain.chronic.pages import router as chronic_pages
 from healthbrain.chronic.router import router as chronic_router
 from healthbrain.config import Settings, get_settings
+from healthbrain.contracts.pages import router as contracts_pages
+from healthbrain.contracts.router import router as contracts_router
 from healthbrain.core import context
 from healthbrain.core.errors import DomainError, NotAuthenticated
 from healthbrain.core.i18n import translate
 from healthbrain.db import Database, get_database
 from healthbrain.geo.router import router as geo_router
+from healthbrain.linkage.pages import router as linkage_pages
+from healthbrain.linkage.router import router as linkage_router
+from healthbrain.interop.bulk_router import router as bulk_import_router
+from healthbrain.interop.fhir.router import router as fhir_router
+from healthbrain.interop.tabular_pages import router as tabular_pages
+from healthbrain.interop.tabular_router import router as tabular_router
 from healthbrain.people.router import router as people_router
+from healthbrain.records.indicator_pages import router as record_indicator_router
+from healthbrain.records.pages import router as records_pages
 from healthbrain.records.router import router as records_router
+from healthbrain.records.tasks import NightlyIndicatorRefresh
 from healthbrain.surveillance.notify import Dispatcher
 from healthbrain.surveillance.router import router as surveillance_router
 from healthbrain.surveillance.tasks import Scheduler
@@ -58,9 +69,10 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         from healthbrain.chronic.mqtt import MqttListener
 
-        workers: list[Dispatcher | Scheduler | MqttListener] = []
+        workers: list[Dispatcher | Scheduler | MqttListener | NightlyIndicatorRefresh] = []
         if background:
             workers.append(Dispatcher(db, poll_seconds=settings.notification_poll_seconds))
+            workers.append(NightlyIndicatorRefresh(db))  # 建档率/使用率/签约率: running and previous month
             if settings.detection_pass_minutes > 0:
                 workers.append(Scheduler(db, minutes=settings.detection_pass_minutes))
             if settings.mqtt_url:  # home devices' readings; a bad URL stops the server here, not later
@@ -183,11 +195,21 @@ def create_app(
         auth_router,
         people_router,
         records_router,
+        records_pages,
         geo_router,
         surveillance_router,
         chronic_router,
         chronic_pages,
         chronic_indicator_router,
+        linkage_router,
+        linkage_pages,
+        tabular_router,
+        bulk_import_router,
+        tabular_pages,
+        contracts_router,
+        contracts_pages,
+        record_indicator_router,
+        fhir_router,
         pages_router,
     ):
         app.include_router(router)

@@ -18,6 +18,8 @@ from healthbrain.cli_common import settings_for as _settings
 from healthbrain.config import Settings
 from healthbrain.core.time import local_today
 from healthbrain.interop.cli import import_app
+from healthbrain.linkage.cli import app as link_app
+from healthbrain.records.cli import app as records_app
 from healthbrain.surveillance.cli import app as surveillance_app
 from healthbrain.surveillance.detect_cli import detect
 
@@ -61,7 +63,15 @@ def db_current(database_url: DatabaseOpt = None) -> None:
 
 
 def _run_simulation(  # type: ignore[no-untyped-def]
-    database, residents: int, seed: int, as_of: date, history_days: int, *, feed_days: int = 400, backfill_days: int = 0
+    database,
+    residents: int,
+    seed: int,
+    as_of: date,
+    history_days: int,
+    *,
+    feed_days: int = 400,
+    backfill_days: int = 0,
+    feed_dir=None,
 ) -> dict[str, int]:
     from healthbrain.sim.service import simulate
 
@@ -82,9 +92,12 @@ def _run_simulation(  # type: ignore[no-untyped-def]
             history_days=history_days,
             feed_days=feed_days,
             backfill_days=backfill_days,
+            feed_dir=feed_dir,
             progress=progress,
         )
     console.print(f"synthetic district loaded in [bold]{result.seconds:.1f} s[/]")
+    if "record_indicator_rows" not in result.counts:
+        console.print("record indicators not stored yet: run healthbrain records indicators refresh --months 12")
     table = Table("table", "rows")
     for name, count in result.counts.items():
         table.add_row(name, f"{count:,}")
@@ -109,10 +122,20 @@ def simulate(
     """Build a synthetic district (divisions, institutions, teams, residents, a year of care, early-warning feeds) into an empty database."""
     from healthbrain.migrations.runner import upgrade
 
-    database = _database(_settings(database_url))
+    settings = _settings(database_url)
+    database = _database(settings)
     upgrade(database.engine)
     day = date.fromisoformat(as_of) if as_of else local_today()
-    _run_simulation(database, residents, seed, day, history_days, feed_days=feed_days, backfill_days=backfill_days)
+    _run_simulation(
+        database,
+        residents,
+        seed,
+        day,
+        history_days,
+        feed_days=feed_days,
+        backfill_days=backfill_days,
+        feed_dir=settings.data_dir / "feeds",
+    )
 
 
 @users_app.command("create")
@@ -204,6 +227,24 @@ def serve(
     _serve(settings, host, port)
 
 
+def _demo_arrivals(database, counts: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    """Say what arrived through the ingestion paths, and queue the duplicates it made for review."""
+    from healthbrain.linkage import service as linkage
+
+    console.print(
+        f"arrived the way real data arrives: {counts.get('feed_fhir_bundles', 0):,} FHIR bundles from the hospitals "
+        f"({counts.get('feed_fhir_resources', 0):,} resources, {counts.get('feed_fhir_new_residents', 0):,} patients "
+        f"without a resident ID), {counts.get('feed_ndjson_lines', 0):,} NDJSON lines of laboratory results, "
+        f"{counts.get('feed_table_rows', 0):,} Excel rows from the clinics; {counts.get('feed_rejected', 0):,} "
+        "refused with their reasons (upload history at /interop/upload)"
+    )
+    # Default parameters: a district whose records are mostly unique gives EM too few matches to train on.
+    with database.unit_of_work() as session:
+        summary = linkage.run(session, train=False)
+        new = summary.new
+    console.print(f"record linkage: {new:,} possible duplicate pairs to review at /linkage")
+
+
 @app.command()
 def demo(
     residents: Annotated[int, typer.Option(help="Residents of the synthetic district.")] = 50_000,
@@ -224,7 +265,16 @@ def demo(
     upgrade(database.engine)
     if latest_run(database) is None:
         console.print(f"building a synthetic district of {residents:,} residents (seed {seed}) …")
-        _run_simulation(database, residents, seed, local_today(), 365, backfill_days=DEMO_BACKFILL_DAYS)
+        counts = _run_simulation(
+            database,
+            residents,
+            seed,
+            local_today(),
+            365,
+            backfill_days=DEMO_BACKFILL_DAYS,
+            feed_dir=settings.data_dir / "feeds",
+        )
+        _demo_arrivals(database, counts)
     else:
         console.print("using the district already in the database")
     logins = ensure_demo_users(database, password=DEMO_PASSWORD)
@@ -262,6 +312,8 @@ app.command("detect")(detect)
 app.add_typer(surveillance_app, name="surveillance")
 app.add_typer(chronic_app, name="chronic")
 app.add_typer(import_app, name="import")
+app.add_typer(link_app, name="link")
+app.add_typer(records_app, name="records")
 
 
 def main() -> None:

@@ -50,7 +50,11 @@ NAV_LABELS = {
     "/admin/audit": "审计日志",
     "/surveillance": "传染病预警",
     "/chronic": "慢病管理",
+    "/contracts": "家庭医生签约",
+    "/records/indicators": "档案与签约指标",
     "/surveillance/submit": "数据报送",
+    "/interop/upload": "数据上报",
+    "/linkage": "疑似重复",
 }
 
 
@@ -67,15 +71,46 @@ class Home:
 # What each demo login sees first: the heading, the role in the top bar, the links in the menu.
 HOMES = {
     "admin": Home(
-        "系统管理", "系统管理员", ("/", "/residents", "/surveillance", "/directory", "/admin/users", "/admin/audit")
+        "系统管理",
+        "系统管理员",
+        (
+            "/",
+            "/residents",
+            "/records/indicators",
+            "/surveillance",
+            "/linkage",
+            "/directory",
+            "/admin/users",
+            "/admin/audit",
+        ),
     ),
-    "bureau": Home("全区概览", "卫健局", ("/", "/residents", "/surveillance", "/directory")),
+    "bureau": Home("全区概览", "卫健局", ("/", "/residents", "/records/indicators", "/surveillance", "/directory")),
     "cdc": Home(
         "疾控工作台", "疾控中心", ("/", "/residents", "/surveillance", "/directory"), ("/surveillance/submit",)
     ),
-    "centre": Home("中心工作台", "社区卫生服务中心主任", ("/", "/residents", "/chronic", "/directory", "/admin/audit")),
-    "doctor": Home("我的签约服务", "家庭医生", ("/", "/residents", "/chronic", "/directory")),
-    "submitter": Home("数据报送", "数据报送员", ("/", "/residents", "/surveillance/submit", "/directory")),
+    "centre": Home(
+        "中心工作台",
+        "社区卫生服务中心主任",
+        (
+            "/",
+            "/residents",
+            "/chronic",
+            "/contracts",
+            "/records/indicators",
+            "/interop/upload",
+            "/linkage",
+            "/directory",
+            "/admin/audit",
+        ),
+    ),
+    "doctor": Home(
+        "我的签约服务",
+        "家庭医生",
+        ("/", "/residents", "/chronic", "/contracts", "/records/indicators", "/directory"),
+    ),
+    "submitter": Home(
+        "数据报送", "数据报送员", ("/", "/residents", "/surveillance/submit", "/interop/upload", "/directory")
+    ),
     "device": Home("设备账号", "监测设备", ("/",)),
 }
 
@@ -365,7 +400,9 @@ def test_language_switch_to_english_and_back(as_user: AsUser) -> None:
     page.get_by_test_id("lang-en").click()
     expect(page).to_have_url(re.compile(r"/residents$"))  # the switch keeps the page
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(nav.locator("a")).to_have_text(["Home", "Residents", "Chronic care", "Directory"])
+    expect(nav.locator("a")).to_have_text(
+        ["Home", "Residents", "Chronic care", "Family-doctor contracts", "Record indicators", "Directory"]
+    )
     expect(page.get_by_test_id("lang-zh")).to_be_visible()
     page.goto("/")  # the choice sticks (cookie)
     expect(page.get_by_test_id("home-title")).to_have_text("My residents")
@@ -373,7 +410,9 @@ def test_language_switch_to_english_and_back(as_user: AsUser) -> None:
     page.get_by_test_id("lang-zh").click()
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN")
     expect(page.get_by_test_id("home-title")).to_have_text("我的签约服务")
-    expect(nav.locator("a")).to_have_text(["首页", "居民档案", "慢病管理", "机构与辖区"])
+    expect(nav.locator("a")).to_have_text(
+        ["首页", "居民档案", "慢病管理", "家庭医生签约", "档案与签约指标", "机构与辖区"]
+    )
     expect(page.get_by_test_id("lang-en")).to_be_visible()
 
 

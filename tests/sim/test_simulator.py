@@ -31,7 +31,8 @@ def district(tmp_path_factory: pytest.TempPathFactory) -> Database:
     url = f"sqlite:///{tmp_path_factory.mktemp('sim') / 'sim.sqlite3'}"
     database = Database(url)
     upgrade(database.engine)
-    simulate(database, residents=RESIDENTS, seed=11, as_of=AS_OF)
+    # The set-based load alone (the recent feeds through the ingestion paths: test_record_feeds.py).
+    simulate(database, residents=RESIDENTS, seed=11, as_of=AS_OF, record_feed_days=0)
     return database
 
 
@@ -131,10 +132,10 @@ def _fingerprint(session: Session) -> str:
 def test_same_seed_same_district(tmp_path: object, district: Database) -> None:
     twin = Database(f"sqlite:///{tmp_path}/twin.sqlite3")
     upgrade(twin.engine)
-    simulate(twin, residents=RESIDENTS, seed=11, as_of=AS_OF)
+    simulate(twin, residents=RESIDENTS, seed=11, as_of=AS_OF, record_feed_days=0)
     other = Database(f"sqlite:///{tmp_path}/other.sqlite3")
     upgrade(other.engine)
-    simulate(other, residents=RESIDENTS, seed=12, as_of=AS_OF)
+    simulate(other, residents=RESIDENTS, seed=12, as_of=AS_OF, record_feed_days=0)
     with district.sessionmaker() as a, twin.sessionmaker() as b, other.sessionmaker() as c:
         assert _fingerprint(a) == _fingerprint(b)
         assert _fingerprint(a) != _fingerprint(c)
@@ -149,7 +150,7 @@ def test_loads_into_postgresql_too(scratch_url: str) -> None:
     """On the PostgreSQL run the scratch database is PostgreSQL (COPY path); on SQLite, SQLite."""
     database = Database(scratch_url)
     upgrade(database.engine)
-    result = simulate(database, residents=1_000, seed=5, as_of=AS_OF)
+    result = simulate(database, residents=1_000, seed=5, as_of=AS_OF, record_feed_days=0)
     assert result.counts["resident"] == 1_000
     with database.sessionmaker() as session:
         assert session.scalar(select(func.count()).select_from(Resident)) == 1_000

@@ -23,6 +23,7 @@ from healthbrain.chronic.models import (
     HomeReading,
     WorklistSnooze,
 )
+from healthbrain.contracts.models import Contract, ContractConsent
 from healthbrain.core.errors import Conflict, InvalidInput, NotFound
 from healthbrain.core.masking import mask_id_number, mask_phone
 from healthbrain.core.time import age_on, local_today, utcnow
@@ -64,6 +65,10 @@ RESIDENT_OWNED: list[Any] = [
     WorklistSnooze,
     HealthPrescription,
     HealthReport,
+    # Family-doctor contracts and their signatures; a merge first ends the duplicate's contract that
+    # overlaps the survivor's (contracts.service.settle_before_merge), an unmerge reopens it.
+    Contract,
+    ContractConsent,
 ]
 
 
@@ -362,6 +367,10 @@ def merge(session: Session, *, principal: Principal, survivor_id: int, merged_id
     for who, field in ((survivor, "survivor_id"), (duplicate, "merged_id")):
         if who.status != ResidentStatus.ACTIVE:
             raise Conflict("error.merge.not_active", field=field, id=who.id, status=who.status)
+    from healthbrain.contracts.service import settle_before_merge  # contracts reads people: import late
+
+    # One open contract per resident: the duplicate's contract that overlaps the survivor's is ended.
+    settle_before_merge(session, principal=principal, survivor_id=survivor.id, merged_id=duplicate.id)
     moved: dict[str, list[int]] = {}
     for model in RESIDENT_OWNED:
         ids = repository.move_rows(session, model, from_resident=duplicate.id, to_resident=survivor.id)
@@ -408,6 +417,9 @@ def unmerge(session: Session, *, principal: Principal, merge_id: int, reason: st
     tables = {model.__tablename__: model for model in RESIDENT_OWNED}
     for table, ids in row.moved.items():
         repository.move_rows_back(session, tables[table], ids=ids, from_resident=survivor.id, to_resident=duplicate.id)
+    from healthbrain.contracts.service import reopen_after_unmerge
+
+    reopen_after_unmerge(session, contract_ids=row.moved.get("contract", []))
     duplicate.status = ResidentStatus.ACTIVE
     duplicate.merged_into_id = None
     now = utcnow()

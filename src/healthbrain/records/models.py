@@ -10,7 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Date, Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from healthbrain.core.types import BigIntPK, JSONType, UTCDateTime
@@ -189,3 +189,24 @@ class Immunization(Base):
     encounter_id: Mapped[int | None] = mapped_column(ForeignKey("encounter.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
     source_key: Mapped[str | None] = mapped_column(String(128), unique=True, index=True)
+
+
+class RecordIndicatorMonth(Base):
+    """A record indicator's numerator and denominator for one month and one organisation unit (档案与签约指标
+    月度结果), computed once by ``healthbrain records indicators refresh`` (nightly, and after a simulation)
+    and read by the page, the API and the Excel file. ``level`` is district (``unit_id`` 0), town, community,
+    centre or team; ``as_of`` is the day counted: the month's last day, or the refresh day for the running
+    month."""
+
+    __tablename__ = "record_indicator_month"
+    __table_args__ = (UniqueConstraint("month", "level", "unit_id", "slug", name="uq_record_indicator_month_unit"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))  # 2026-11
+    slug: Mapped[str] = mapped_column(String(64))  # records.record_rate …
+    level: Mapped[str] = mapped_column(String(16))
+    unit_id: Mapped[int] = mapped_column(BigInteger)  # 0: the district
+    numerator: Mapped[int] = mapped_column(BigInteger)
+    denominator: Mapped[int] = mapped_column(BigInteger)
+    as_of: Mapped[date] = mapped_column(Date)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -4,23 +4,29 @@ service first; these functions then read or write that resident's rows."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
+from healthbrain.contracts.models import Contract, ContractConsent, ServicePackage
 from healthbrain.core.bulk import bulk_insert
-from healthbrain.geo.models import Institution, Practitioner
+from healthbrain.geo.models import CareTeam, Institution, Practitioner
+from healthbrain.interop.models import FhirResource
 from healthbrain.people.models import Resident
 from healthbrain.records.models import (
     Condition,
     Encounter,
+    Immunization,
     IngestBatch,
     IngestRejection,
     MedicationStatement,
     Observation,
     PhysicalExam,
 )
+
+AnyRow = Row[*tuple[Any, ...]]
 
 OBSERVATION_COLUMNS = (
     "resident_id",
@@ -165,3 +171,177 @@ def encounter_owners(session: Session, encounter_ids: set[int]) -> dict[int, int
 
 def by_source_key(session: Session, model: Any, source_key: str) -> Any:
     return session.scalar(select(model).where(model.source_key == source_key))
+
+
+# --- the longitudinal record page (records/pages.py) -------------------------------------------------
+# Every function takes a resident the caller was already allowed to read (people.service.get_resident)
+# and is bounded: a resident with thousands of entries costs one indexed range scan per part.
+
+
+def timeline_encounters(
+    session: Session,
+    resident_id: int,
+    *,
+    kinds: Sequence[str] = (),
+    since: datetime | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> list[AnyRow]:
+    """One page of encounters, newest first, with the institution's and practitioner's names
+    (uses ix_encounter_resident_start)."""
+    stmt = (
+        select(
+            Encounter.id,
+            Encounter.encounter_class,
+            Encounter.start_at,
+            Encounter.end_at,
+            Encounter.reason_code,
+            Encounter.reason_text,
+            Institution.name.label("institution"),
+            Practitioner.name.label("practitioner"),
+        )
+        .outerjoin(Institution, Institution.id == Encounter.institution_id)
+        .outerjoin(Practitioner, Practitioner.id == Encounter.practitioner_id)
+        .where(Encounter.resident_id == resident_id)
+    )
+    if kinds:
+        stmt = stmt.where(Encounter.encounter_class.in_(list(kinds)))
+    if since is not None:
+        stmt = stmt.where(Encounter.start_at >= since)
+    stmt = stmt.order_by(Encounter.start_at.desc(), Encounter.id.desc()).offset(offset).limit(limit)
+    return list(session.execute(stmt).all())
+
+
+def encounter_counts(session: Session, resident_id: int, *, since: datetime | None = None) -> dict[str, int]:
+    """How many encounters of each class (for the timeline's filter)."""
+    stmt = select(Encounter.encounter_class, func.count()).where(Encounter.resident_id == resident_id)
+    if since is not None:
+        stmt = stmt.where(Encounter.start_at >= since)
+    return {kind: n for kind, n in session.execute(stmt.group_by(Encounter.encounter_class)).all()}
+
+
+def findings_of_encounters(
+    session: Session, resident_id: int, encounter_ids: Sequence[int]
+) -> tuple[list[AnyRow], list[AnyRow]]:
+    """The observations and the conditions recorded in some encounters of a resident."""
+    if not encounter_ids:
+        return [], []
+    ids = list(encounter_ids)
+    observations = session.execute(
+        select(
+            Observation.encounter_id, Observation.code, Observation.value_num, Observation.value_text, Observation.unit
+        )
+        .where(Observation.encounter_id.in_(ids), Observation.resident_id == resident_id)
+        .order_by(Observation.encounter_id, Observation.effective_at)
+    ).all()
+    conditions = session.execute(
+        select(Condition.encounter_id, Condition.code, Condition.display).where(
+            Condition.resident_id == resident_id, Condition.encounter_id.in_(ids)
+        )
+    ).all()
+    return list(observations), list(conditions)
+
+
+def observation_series(
+    session: Session, resident_id: int, codes: Sequence[str], *, since: datetime | None = None
+) -> list[AnyRow]:
+    """(code, value_num, effective_at) of numeric observations of some codes, oldest first
+    (uses ix_observation_resident_code_time)."""
+    stmt = select(Observation.code, Observation.value_num, Observation.effective_at).where(
+        Observation.resident_id == resident_id,
+        Observation.code.in_(list(codes)),
+        Observation.value_num.is_not(None),
+        Observation.status != "entered-in-error",
+    )
+    if since is not None:
+        stmt = stmt.where(Observation.effective_at >= since)
+    return list(session.execute(stmt.order_by(Observation.effective_at)).all())
+
+
+def latest_height(session: Session, resident_id: int, code: str) -> AnyRow | None:
+    """The last height measured, whatever the chart's range (a BMI needs one)."""
+    return session.execute(
+        select(Observation.effective_at, Observation.value_num)
+        .where(Observation.resident_id == resident_id, Observation.code == code, Observation.value_num.is_not(None))
+        .order_by(Observation.effective_at.desc())
+        .limit(1)
+    ).first()
+
+
+def immunizations_of(session: Session, resident_id: int, *, limit: int = 200) -> list[AnyRow]:
+    return list(
+        session.execute(
+            select(Immunization, Institution.name.label("institution"))
+            .outerjoin(Institution, Institution.id == Immunization.institution_id)
+            .where(Immunization.resident_id == resident_id)
+            .order_by(Immunization.occurrence_date.desc(), Immunization.id.desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def exams_with_places(session: Session, resident_id: int, *, limit: int = 100) -> list[AnyRow]:
+    """Physical examinations (健康体检表), newest first, with institution and practitioner names."""
+    return list(
+        session.execute(
+            select(
+                PhysicalExam,
+                Institution.name.label("institution"),
+                Practitioner.name.label("practitioner"),
+            )
+            .outerjoin(Institution, Institution.id == PhysicalExam.institution_id)
+            .outerjoin(Practitioner, Practitioner.id == PhysicalExam.practitioner_id)
+            .where(PhysicalExam.resident_id == resident_id)
+            .order_by(PhysicalExam.exam_date.desc(), PhysicalExam.id.desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def exam_of_resident(session: Session, resident_id: int, exam_id: int) -> AnyRow | None:
+    return session.execute(
+        select(PhysicalExam, Institution.name.label("institution"), Practitioner.name.label("practitioner"))
+        .outerjoin(Institution, Institution.id == PhysicalExam.institution_id)
+        .outerjoin(Practitioner, Practitioner.id == PhysicalExam.practitioner_id)
+        .where(PhysicalExam.id == exam_id, PhysicalExam.resident_id == resident_id)
+    ).first()
+
+
+def contracts_of_resident(session: Session, resident_id: int) -> list[AnyRow]:
+    """The resident's family-doctor contracts, newest first, with team, package, signing doctor
+    and the signature's method (contract_consent)."""
+    consent = (
+        select(ContractConsent.contract_id, func.max(ContractConsent.method).label("method"))
+        .where(ContractConsent.resident_id == resident_id, ContractConsent.status == "active")
+        .group_by(ContractConsent.contract_id)
+        .subquery()
+    )
+    return list(
+        session.execute(
+            select(
+                Contract,
+                CareTeam.name.label("team"),
+                ServicePackage.name.label("package"),
+                Practitioner.name.label("practitioner"),
+                consent.c.method.label("consent_method"),
+            )
+            .join(CareTeam, CareTeam.id == Contract.team_id)
+            .join(ServicePackage, ServicePackage.id == Contract.package_id)
+            .outerjoin(Practitioner, Practitioner.id == Contract.practitioner_id)
+            .outerjoin(consent, consent.c.contract_id == Contract.id)
+            .where(Contract.resident_id == resident_id)
+            .order_by(Contract.start_date.desc(), Contract.id.desc())
+        ).all()
+    )
+
+
+def documents_of(session: Session, resident_id: int, *, limit: int = 50) -> tuple[list[FhirResource], int]:
+    """Resources received verbatim from hospitals for the resident (newest first) and their count."""
+    total = session.scalar(select(func.count()).where(FhirResource.resident_id == resident_id)) or 0
+    rows = session.scalars(
+        select(FhirResource)
+        .where(FhirResource.resident_id == resident_id)
+        .order_by(FhirResource.last_updated.desc(), FhirResource.id.desc())
+        .limit(limit)
+    ).all()
+    return list(rows), total

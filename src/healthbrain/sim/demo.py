@@ -14,6 +14,8 @@ from healthbrain.chronic.models import HomeDevice
 from healthbrain.chronic.readings import token_hash
 from healthbrain.db import Database
 from healthbrain.geo.models import CareTeam, CareTeamMember, Institution, Practitioner
+from healthbrain.interop.tabular_repository import CHANNEL_PREFIX as TABLE_CHANNEL
+from healthbrain.records.models import IngestBatch
 from healthbrain.sim.home_monitoring import DEMO_TOKENS, device_token
 from healthbrain.sim.models import SimulationRun
 
@@ -90,6 +92,17 @@ def ensure_demo_users(database: Database, *, password: str) -> list[DemoLogin]:
             plan.append((Role.DATA_SUBMITTER, "submitter", f"{hospital.name} 信息科", hospital.id, None, hospital.name))
         if school is not None:
             plan.append((Role.DATA_SUBMITTER, "school", f"{school.name} 校医", school.id, None, school.name))
+        # The clinic whose Excel upload had rows refused (sim/record_feeds.py): its upload history
+        # shows them with their reasons and the error report.
+        clinic = session.scalar(
+            select(Institution)
+            .join(IngestBatch, IngestBatch.institution_id == Institution.id)
+            .where(IngestBatch.channel.like(f"{TABLE_CHANNEL}%"), IngestBatch.rejected > 0)
+            .order_by(IngestBatch.id)
+            .limit(1)
+        )
+        if clinic is not None:
+            plan.append((Role.DATA_SUBMITTER, "clinic", f"{clinic.name} 数据报送员", clinic.id, None, clinic.name))
         for role, username, display, institution_id, practitioner_id, bound in plan:
             if auth_repository.user_by_username(session, username) is None:
                 data = UserCreate(

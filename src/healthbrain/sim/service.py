@@ -9,20 +9,38 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
 
 from healthbrain.core.errors import Conflict
-from healthbrain.core.time import utcnow
+from healthbrain.core.time import local_today, utcnow
 from healthbrain.db import Database
 from healthbrain.geo.models import Division
 from healthbrain.people.models import Resident
-from healthbrain.sim import chronic, feeds, geography, history, institutions, load, load_chronic, load_feeds, population
+from healthbrain.sim import (
+    chronic,
+    feeds,
+    geography,
+    history,
+    institutions,
+    load,
+    load_chronic,
+    load_contracts,
+    load_feeds,
+    population,
+    record_feeds,
+)
+from healthbrain.sim import contracts as sim_contracts
 from healthbrain.sim.models import SimulationRun
 
 MIN_RESIDENTS = 500
+# Storing 12 months of record indicators takes ~12 s at 200,000 residents on SQLite (docs/benchmarks.md);
+# above this size it is a separate step (``healthbrain records indicators refresh --months 12``).
+INDICATOR_MONTHS = 12
+INDICATOR_MAX_RESIDENTS = 500_000
 
 
 @dataclass(frozen=True)
@@ -85,11 +103,22 @@ class District:
             seed=self.seed,
         )
 
+    def contracts(self, care: history.History, *, as_of: date) -> sim_contracts.SimContracts:
+        """Family-doctor contracts (the tenth stream)."""
+        return sim_contracts.generate(
+            self.streams[9],
+            ages=self.ages,
+            history=care,
+            disability=self.population.disability,
+            directory=self.directory,
+            as_of=as_of,
+        )
+
 
 def build_district(*, seed: int, residents: int, as_of: date, progress: load.Progress = _noop) -> District:
     """Geography, residents and directory, each stage from its own stream of the seed."""
     # Spawned children depend only on their index, so a ninth stream leaves the first eight unchanged.
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(9)]
+    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(10)]
     progress("geography", 0, 1)
     geo = geography.build(streams[0], residents)
     weights = np.array([c.weight for c in geo.communities])
@@ -113,12 +142,20 @@ def simulate(
     case_years: int = 6,
     backfill_days: int = 0,
     reading_days: int = 30,
+    record_feed_days: int = 14,
+    feed_dir: Path | None = None,
+    indicator_months: int | None = None,
     progress: load.Progress = _noop,
 ) -> SimulationResult:
     """Build and load a district. ``feed_days`` of early-warning feeds (case reports for
     ``case_years`` years) are simulated too (0: none); ``backfill_days`` runs the detection pass
     for each of the last days and works the alerts as a CDC desk would (the demo). Chronic-disease
-    management comes with ``reading_days`` of home readings."""
+    management comes with ``reading_days`` of home readings. Then the last ``record_feed_days`` days
+    arrive through the real ingestion paths (FHIR bundles, bulk NDJSON, Excel uploads; see
+    ``record_feeds``; 0: none), the laboratory's export written to ``feed_dir``. Last, the record
+    indicators of the last ``indicator_months`` months are counted and stored (0: none; default 12 up to
+    ``INDICATOR_MAX_RESIDENTS``, none above, where ``healthbrain records indicators refresh --months 12`` is
+    a step of its own)."""
     if residents < MIN_RESIDENTS:
         raise ValueError(f"a district needs at least {MIN_RESIDENTS} residents")
     started = time.perf_counter()
@@ -145,6 +182,8 @@ def simulate(
     )
     progress("chronic", 0, 1)
     management = district.management(care, as_of=as_of, history_days=history_days, reading_days=reading_days)
+    progress("contracts", 0, 1)
+    signed = district.contracts(care, as_of=as_of)
     progress("feeds", 0, 1)
     surveillance_feeds = district.feeds(as_of=as_of, days=feed_days, case_years=case_years) if feed_days > 0 else None
     with database.unit_of_work() as session:
@@ -163,6 +202,7 @@ def simulate(
             progress=progress,
         )
         counts.update(load_chronic.load_chronic(session, management, progress=progress))
+        counts.update(load_contracts.load_contracts(session, signed, pop, progress=progress))
         if surveillance_feeds is not None:
             counts.update(load_feeds.load_feeds(session, surveillance_feeds, progress=progress))
         load.analyse(session)
@@ -185,6 +225,36 @@ def simulate(
         session.add(run)
         session.flush()
         run_id = run.id
+    if record_feed_days > 0:
+        # After the commit: each request and upload is a unit of work of its own, as in production.
+        progress("record feeds", 0, 1)
+        arrived = record_feeds.feed_recent(
+            database, seed=seed, residents=residents, as_of=as_of, days=record_feed_days, feed_dir=feed_dir
+        )
+        counts.update(arrived.as_counts())
+        seconds = round(time.perf_counter() - started, 1)
+        with database.unit_of_work() as session:
+            stored = session.get(SimulationRun, run_id)
+            assert stored is not None
+            stored.counts, stored.seconds = dict(counts), seconds
+        progress("record feeds", 1, 1)
+    if indicator_months is None:
+        indicator_months = INDICATOR_MONTHS if residents <= INDICATOR_MAX_RESIDENTS else 0
+    if indicator_months > 0:
+        # The record indicators of the last months stored, as the nightly job would have (what the pages read).
+        from healthbrain.indicators.registry import month_periods
+        from healthbrain.records.tasks import refresh_months
+
+        progress("indicators", 0, 1)
+        day = min(as_of, local_today())
+        refreshed = refresh_months(database, periods=month_periods(day, indicator_months), today=day)
+        counts["record_indicator_rows"] = refreshed.rows
+        seconds = round(time.perf_counter() - started, 1)
+        with database.unit_of_work() as session:
+            stored = session.get(SimulationRun, run_id)
+            assert stored is not None
+            stored.counts, stored.seconds = dict(counts), seconds
+        progress("indicators", 1, 1)
     return SimulationResult(run_id=run_id, seconds=seconds, counts=counts)
 
 

@@ -2,8 +2,9 @@
 
 A sender is an institution, named by its code (the submitting user's institution, or the
 ``--sender`` of a bulk import). What the sender calls a resource (its logical id, e.g. Synthea's
-UUIDs) is kept as the row's ``source_key`` (text) and, for Observations, also as ``source_hash``
-(64 bits of SHA-256, the bulk importer's fast idempotency key). The sender's Patient ids are kept as
+UUIDs) is kept as the row's ``source_key`` (text) and, for Observations, as ``source_hash``
+(64 bits of SHA-256 of the text key), which is how an Observation is found again (the bulk
+importer's rows carry only the hash). The sender's Patient ids are kept as
 resident identifiers of kind ``fhir`` in the system ``fhir:<sender>``, so that a later
 ``Observation.subject = Patient/<sender's id>`` finds the resident.
 """
@@ -45,5 +46,11 @@ def source_key(sender: str, resource_type: str, logical_id: str) -> str:
 
 def source_hash(sender: str, resource_type: str, logical_id: str) -> int:
     """64 bits of the SHA-256 of :func:`source_key`, as a signed integer (a BIGINT)."""
-    digest = hashlib.sha256(source_key(sender, resource_type, logical_id).encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)
+    return key_hash(source_key(sender, resource_type, logical_id))
+
+
+def key_hash(key: str) -> int:
+    """The ``source_hash`` of a ``source_key``. An Observation is found by it, never by its text key:
+    the bulk importer's rows leave ``source_key`` empty (its unique text index is the slowest part of
+    a bulk insert), so every path looks a sender's Observation up by this hash."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
