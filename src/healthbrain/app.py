@@ -31,12 +31,12 @@ from healthbrain.core.errors import DomainError, NotAuthenticated
 from healthbrain.core.i18n import translate
 from healthbrain.db import Database, get_database
 from healthbrain.geo.router import router as geo_router
-from healthbrain.linkage.pages import router as linkage_pages
-from healthbrain.linkage.router import router as linkage_router
 from healthbrain.interop.bulk_router import router as bulk_import_router
 from healthbrain.interop.fhir.router import router as fhir_router
 from healthbrain.interop.tabular_pages import router as tabular_pages
 from healthbrain.interop.tabular_router import router as tabular_router
+from healthbrain.linkage.pages import router as linkage_pages
+from healthbrain.linkage.router import router as linkage_router
 from healthbrain.people.router import router as people_router
 from healthbrain.records.indicator_pages import router as record_indicator_router
 from healthbrain.records.pages import router as records_pages

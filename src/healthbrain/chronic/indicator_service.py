@@ -15,17 +15,12 @@ scheduled job: at start-up and nightly); storing each month's counts in a table 
 
 from __future__ import annotations
 
-import io
 import re
-import threading
 import time as clock_time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Final
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -37,6 +32,8 @@ from healthbrain.chronic.indicators import ChronicFacts, Counts, evaluate, indic
 from healthbrain.core.errors import InvalidInput
 from healthbrain.core.i18n import translate
 from healthbrain.core.time import SHANGHAI, local_today
+from healthbrain.indicators.cache import ExpiringCache
+from healthbrain.indicators.excel import table_workbook
 from healthbrain.indicators.registry import Indicator, Period, Value, month_periods
 
 LEVELS: Final = (Level.TOWN, Level.CENTRE, Level.TEAM)
@@ -104,27 +101,8 @@ class Evaluated:
     seconds: float
 
 
-@dataclass
-class MonthCache:
+class MonthCache(ExpiringCache[Evaluated]):
     """Evaluated months per audience; an entry lives as long as ``put`` says."""
-
-    now: Callable[[], float] = clock_time.monotonic
-    _entries: dict[tuple[Any, ...], tuple[float, Evaluated]] = field(default_factory=dict)  # key → (expiry, value)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def get(self, key: tuple[Any, ...]) -> Evaluated | None:
-        with self._lock:
-            hit = self._entries.get(key)
-            if hit is None or self.now() > hit[0]:
-                self._entries.pop(key, None)
-                return None
-            return hit[1]
-
-    def put(self, key: tuple[Any, ...], value: Evaluated, seconds: float) -> None:
-        with self._lock:
-            now = self.now()
-            self._entries = {k: v for k, v in self._entries.items() if v[0] >= now}
-            self._entries[key] = (now + seconds, value)
 
 
 def evaluate_month(
@@ -333,38 +311,17 @@ def table_out(table: Table, language: str) -> TableOut:
 
 
 def table_xlsx(table: Table, language: str) -> bytes:
-    """The table as a workbook: a title line, two header rows (indicator; numerator, denominator, %),
-    one row per unit, the scope's total first."""
+    """The table as a workbook, the scope's total first."""
 
     def t(key: str, **params: Any) -> str:
         return translate(key, language, **params)
 
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = table.period.label
-    sheet.append([t("chronic_ind.xlsx_title", month=table.period.label, as_of=table.as_of.isoformat())])
-    header, parts = [t(f"chronic_ind.level.{table.level.value}")], [""]
-    for i in table.indicators:
-        header += [i.name(language), "", ""]
-        parts += [t("chronic_ind.numerator"), t("chronic_ind.denominator"), t("chronic_ind.rate")]
-    sheet.append(header)
-    sheet.append(parts)
-    for column in range(len(table.indicators)):
-        start = 2 + 3 * column
-        sheet.merge_cells(start_row=2, start_column=start, end_row=2, end_column=start + 2)
-        sheet.cell(row=2, column=start).alignment = Alignment(horizontal="center")
-    for row in sheet.iter_rows(min_row=1, max_row=3):
-        for cell in row:
-            cell.font = Font(bold=True)
-    for unit_row in table.rows:
-        line: list[Any] = [unit_row.name]
-        for i in table.indicators:
-            v = unit_row.values[i.slug]
-            line += [int(v.numerator or 0), int(v.denominator or 0), v.value]
-        sheet.append(line)
-    sheet.column_dimensions["A"].width = 28
-    sheet.freeze_panes = "B4"
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return table_workbook(
+        sheet_title=table.period.label,
+        title=t("chronic_ind.xlsx_title", month=table.period.label, as_of=table.as_of.isoformat()),
+        unit_header=t(f"chronic_ind.level.{table.level.value}"),
+        parts=(t("chronic_ind.numerator"), t("chronic_ind.denominator"), t("chronic_ind.rate")),
+        indicators=table.indicators,
+        rows=[(row.name, row.values) for row in table.rows],
+        language=language,
+    )

@@ -14,16 +14,11 @@ refreshed is counted now (``indicator_data.counts``, all missing months in one q
 
 from __future__ import annotations
 
-import io
-import threading
 import time as clock_time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Final
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -33,6 +28,8 @@ from healthbrain.chronic.indicator_service import parse_month
 from healthbrain.core.errors import InvalidInput
 from healthbrain.core.i18n import translate
 from healthbrain.core.time import SHANGHAI, local_today
+from healthbrain.indicators.cache import ExpiringCache
+from healthbrain.indicators.excel import table_workbook
 from healthbrain.indicators.registry import Indicator, Period, Value, month_periods
 from healthbrain.records import indicator_data
 from healthbrain.records.indicators import (
@@ -106,27 +103,8 @@ class MonthCounts:
     stored: bool  # read from record_indicator_month; else counted now (or taken from the cache)
 
 
-@dataclass
-class DayCache:
+class DayCache(ExpiringCache[MonthCounts]):
     """Months counted live, by (audience, day); an entry lives as long as ``put`` says."""
-
-    now: Callable[[], float] = clock_time.monotonic
-    _entries: dict[tuple[Any, ...], tuple[float, MonthCounts]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def get(self, key: tuple[Any, ...]) -> MonthCounts | None:
-        with self._lock:
-            hit = self._entries.get(key)
-            if hit is None or self.now() > hit[0]:
-                self._entries.pop(key, None)
-                return None
-            return hit[1]
-
-    def put(self, key: tuple[Any, ...], value: MonthCounts, seconds: float) -> None:
-        with self._lock:
-            now = self.now()
-            self._entries = {k: v for k, v in self._entries.items() if v[0] >= now}
-            self._entries[key] = (now + seconds, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,38 +411,17 @@ def series_out(series: SeriesPoints, language: str) -> list[SeriesOut]:
 
 
 def table_xlsx(table: Table, language: str) -> bytes:
-    """The table as a workbook: a title line, two header rows (indicator; numerator, denominator, %),
-    one row per unit, the scope's total first."""
+    """The table as a workbook, the scope's total first."""
 
     def t(key: str, **params: Any) -> str:
         return translate(key, language, **params)
 
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    sheet.title = table.period.label
-    sheet.append([t("record_ind.xlsx_title", month=table.period.label, as_of=table.as_of.isoformat())])
-    header, parts = [t(f"record_ind.level.{table.level.value}")], [""]
-    for i in table.indicators:
-        header += [i.name(language), "", ""]
-        parts += [t("record_ind.numerator"), t("record_ind.denominator"), t("record_ind.rate")]
-    sheet.append(header)
-    sheet.append(parts)
-    for column in range(len(table.indicators)):
-        start = 2 + 3 * column
-        sheet.merge_cells(start_row=2, start_column=start, end_row=2, end_column=start + 2)
-        sheet.cell(row=2, column=start).alignment = Alignment(horizontal="center")
-    for row in sheet.iter_rows(min_row=1, max_row=3):
-        for cell in row:
-            cell.font = Font(bold=True)
-    for unit_row in table.rows:
-        line: list[Any] = [unit_row.name]
-        for i in table.indicators:
-            v = unit_row.values[i.slug]
-            line += [int(v.numerator or 0), int(v.denominator or 0), v.value]
-        sheet.append(line)
-    sheet.column_dimensions["A"].width = 28
-    sheet.freeze_panes = "B4"
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return table_workbook(
+        sheet_title=table.period.label,
+        title=t("record_ind.xlsx_title", month=table.period.label, as_of=table.as_of.isoformat()),
+        unit_header=t(f"record_ind.level.{table.level.value}"),
+        parts=(t("record_ind.numerator"), t("record_ind.denominator"), t("record_ind.rate")),
+        indicators=table.indicators,
+        rows=[(row.name, row.values) for row in table.rows],
+        language=language,
+    )
