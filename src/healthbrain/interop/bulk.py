@@ -121,9 +121,9 @@ def _open(path: Path, offset: int) -> tuple[IO[bytes], IO[bytes]]:
 
 
 class _Reader(threading.Thread):
-    def __init__(self, stream: IO[bytes], raw: IO[bytes], first_line: int, chunk_lines: int) -> None:
+    def __init__(self, stream: IO[bytes], raw: IO[bytes], first_line: int, chunk_lines: int, sender: str) -> None:
         super().__init__(daemon=True, name="bulk-reader")
-        self.stream, self.raw = stream, raw
+        self.stream, self.raw, self.sender = stream, raw, sender
         self.first_line, self.chunk_lines = first_line, chunk_lines
         self.out: queue.Queue[tuple[Chunk, int] | BaseException | None] = queue.Queue(maxsize=1)
         self.stopping = threading.Event()
@@ -136,6 +136,9 @@ class _Reader(threading.Thread):
                 if not lines:
                     break
                 chunk = read_chunk(lines, line)
+                chunk.fast.source_hash = source_hashes(
+                    self.sender, chunk.fast.sid
+                )  # here: the writer is the busier thread
                 line += len(lines)
                 self._put((chunk, self.raw.tell()))
             self._put(None)
@@ -182,9 +185,14 @@ class _Run:
     fast_path: int = 0
     writer: int = 0
 
-    @property
-    def key_prefix(self) -> str:
-        return f"fhir|{self.sender}|Observation|"
+
+def source_hashes(sender: str, sids: list[str]) -> list[int]:
+    """``keys.source_hash`` of a sender's Observation ids, inlined for the hot path (a sender's id is
+    ≤ 64 characters and a sender ≤ 32, so the key is never cut)."""
+    prefix, sha, from_bytes = f"fhir|{sender}|Observation|".encode(), hashlib.sha256, int.from_bytes
+    if len(prefix) + 64 > 128:
+        return [keys.source_hash(sender, "Observation", sid) for sid in sids]
+    return [from_bytes(sha(prefix + sid.encode()).digest()[:8], "big", signed=True) for sid in sids]
 
 
 def _payload(raw: bytes) -> str:
@@ -275,15 +283,9 @@ def _fast_rows(
                 )
             elif resident in outside:
                 bad[i] = Reason("Observation.subject", "bulk.error.out_of_scope")
-    # keys.source_hash, inlined for the hot path (a sender's id is ≤ 64 characters and a sender ≤ 32,
-    # so the key is never cut). The row keeps only the hash: ``source_key`` stays NULL, which spares
-    # the unique TEXT index on it (~7 µs of a ~25 µs insert); every path finds an Observation by
-    # the hash (``refs.named_by``).
-    prefix, sha, from_bytes = run.key_prefix.encode(), hashlib.sha256, int.from_bytes
-    if len(prefix) + 64 <= 128:
-        hashes = [from_bytes(sha(prefix + sid.encode()).digest()[:8], "big", signed=True) for sid in fast.sid]
-    else:
-        hashes = [keys.source_hash(run.sender, "Observation", sid) for sid in fast.sid]
+    # The row keeps only the hash: ``source_key`` stays NULL, which spares the unique TEXT index on
+    # it (~7 µs of a ~25 µs insert); every path finds an Observation by the hash (``refs.named_by``).
+    hashes = fast.source_hash if len(fast.source_hash) == len(fast) else source_hashes(run.sender, fast.sid)
     institution = [run.institution_id] * len(fast)
     no_keys = [None] * len(fast)
     rows = list(
@@ -446,7 +448,7 @@ def import_file(
         try:
             if progress:
                 progress(raw.tell(), size, lines_done)
-            for chunk, position in _Reader(stream, raw, lines_done + 1, chunk_lines).chunks():
+            for chunk, position in _Reader(stream, raw, lines_done + 1, chunk_lines, sender).chunks():
                 with units() as session:
                     if sqlite_cache_mib and session.connection().dialect.name == "sqlite":
                         session.connection().exec_driver_sql(f"PRAGMA cache_size=-{int(sqlite_cache_mib) * 1024}")

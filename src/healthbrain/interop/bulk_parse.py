@@ -122,6 +122,7 @@ class FastRows:
     unit: list[str | None] = field(default_factory=list)
     status: list[str] = field(default_factory=list)
     effective: list[str] = field(default_factory=list)  # UTC, storage text (core.bulk format)
+    source_hash: list[int] = field(default_factory=list)  # filled by the importer (needs the sender)
 
     def __len__(self) -> int:
         return len(self.line)
