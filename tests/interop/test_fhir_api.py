@@ -393,3 +393,29 @@ def test_everything_is_valid_r4(client: TestClient, world: World) -> None:
     for entry in bundle["entry"]:
         assert validate_r4(entry["resource"]) == [], entry["resource"]
     assert validate_r4(bundle) == []
+
+
+def test_a_hospital_writes_for_a_resident_it_may_not_read_back(
+    client: TestClient, session: Session, world: World
+) -> None:
+    """A hospital's interface writes for any resident of the district but reads only its own: the
+    create stands (201, Location) and the answer is an informational outcome, not a 404 that would
+    roll the write back."""
+    rid = world.residents["b1_adult"]
+    obs = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": keys.LOINC, "code": "8480-6"}]},
+        "subject": {"reference": f"Patient/{rid}"},
+        "effectiveDateTime": "2026-11-20T09:30:00+08:00",
+        "valueQuantity": {"value": 143, "unit": "mmHg", "system": keys.UCUM, "code": "mm[Hg]"},
+    }
+    answer = client.post("/fhir/Observation", json=obs, headers=bearer(world, "submitter"))
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["resourceType"] == "OperationOutcome"
+    assert answer.json()["issue"][0]["severity"] == "information"
+    logical_id = answer.headers["Location"].rsplit("/", 1)[1]
+    row = session.get(Observation, int(logical_id))
+    assert row is not None and row.resident_id == rid and row.value_num == 143
+    # The resident's family doctor reads it.
+    assert client.get(f"/fhir/Observation/{logical_id}", headers=bearer(world, "doctor_b")).status_code == 200

@@ -18,11 +18,11 @@ from fastapi.routing import APIRoute
 
 from healthbrain import __version__
 from healthbrain.auth.deps import PrincipalDep
-from healthbrain.core.errors import DomainError, NotAuthenticated
+from healthbrain.core.errors import DomainError, Forbidden, NotAuthenticated, NotFound
 from healthbrain.core.i18n import language_from_accept, normalise_language
 from healthbrain.interop.fhir import bundle, search, service
 from healthbrain.interop.fhir.export import patient_everything
-from healthbrain.interop.fhir.outcome import operation_outcome
+from healthbrain.interop.fhir.outcome import information, operation_outcome
 from healthbrain.interop.fhir.parse import MAPPED_TYPES, Issue
 from healthbrain.interop.fhir.store import Context, Rejected, apply
 from healthbrain.web.deps import SessionDep
@@ -224,8 +224,14 @@ def search_type(request: Request, session: SessionDep, principal: PrincipalDep, 
 def _written_response(
     request: Request, session: SessionDep, principal: PrincipalDep, resource_type: str, logical_id: str, status: int
 ) -> Response:
-    resource = service.read(session, principal=principal, resource_type=resource_type, logical_id=logical_id)
     location = f"{base_url(request)}/{resource_type}/{logical_id}"
+    try:
+        resource = service.read(session, principal=principal, resource_type=resource_type, logical_id=logical_id)
+    except (NotFound, Forbidden):
+        # A hospital's interface may write for any resident of the district but read back only the
+        # residents it knows (its scope): the write stands, and the answer says where it is.
+        key = "fhir.ok.written_not_readable"
+        return FhirResponse(information(key, language_of(request)), status_code=status, headers={"Location": location})
     version = (resource.get("meta") or {}).get("versionId", "1")
     return FhirResponse(
         resource,
