@@ -13,6 +13,7 @@ from shapely.geometry import shape
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from healthbrain.contracts.models import Contract, ContractConsent
 from healthbrain.core.errors import Conflict
 from healthbrain.db import Database
 from healthbrain.geo.models import CareTeamCommunity, Division, Institution, SchoolClass
@@ -158,4 +159,31 @@ def test_loads_into_postgresql_too(scratch_url: str) -> None:
         session.add(Division(code="330199399000", gb2260="330199", name="x", level="town", kind="township"))
         session.flush()
         assert session.scalar(select(func.max(Division.id))) > result.counts["division"]
+        # … and so do the contracts' and their signatures' (a doctor signs one more).
+        first = session.scalar(select(Contract).order_by(Contract.id).limit(1))
+        assert first is not None and result.counts["contract"] > 0
+        signed = Contract(
+            resident_id=first.resident_id,
+            team_id=first.team_id,
+            package_id=first.package_id,
+            status="active",
+            start_date=first.end_date,
+            end_date=first.end_date,
+            signed_at=first.signed_at,
+            created_at=first.created_at,
+        )
+        session.add(signed)
+        session.flush()
+        session.add(
+            ContractConsent(
+                contract_id=signed.id,
+                resident_id=signed.resident_id,
+                signer_name="x",
+                signer_relation="self",
+                method="paper",
+                signed_at=first.signed_at,
+            )
+        )
+        session.flush()
+        assert signed.id > result.counts["contract"]
     database.dispose()

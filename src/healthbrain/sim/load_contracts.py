@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from healthbrain.contracts import service as contracts
 from healthbrain.contracts.models import Contract, ContractConsent
+from healthbrain.core.bulk import reset_sequences
 from healthbrain.sim.contracts import SimContracts
-from healthbrain.sim.load import Progress, _insert, indexes_dropped
+from healthbrain.sim.load import Progress, _insert, _table, indexes_dropped
 from healthbrain.sim.load_chronic import _constant, _days, _ids, _Lazy
 from healthbrain.sim.population import Population
 
@@ -99,4 +100,5 @@ def load_contracts(
             progress,
             "consents",
         )
+    reset_sequences(session, [_table(Contract), _table(ContractConsent)])
     return counts
