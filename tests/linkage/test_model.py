@@ -94,3 +94,25 @@ def test_link_on_a_small_simulated_set_is_accurate() -> None:
     (s,) = scores({(p.left_id, p.right_id): p.probability for p in result.pairs}, data.truth, [0.5])
     assert s.precision > 0.95
     assert s.recall > 0.9
+
+
+def test_a_training_failure_falls_back_to_the_shipped_parameters() -> None:
+    """Splink's EM refuses data where a training rule finds no pairs (a small district with no two
+    people sharing a birth date): the run scores with the shipped parameters and says why."""
+    names = ["王伟", "李娜", "张敏", "刘洋", "陈静", "杨帆", "赵磊", "黄丽", "周强", "吴芳"] * 6
+    people = [
+        Person(
+            i,
+            n,
+            "M" if i % 2 else "F",
+            date(1950 + i % 40, 1 + i % 12, 1 + i % 27),
+            f"138{i:08d}",
+            None,
+            f"东湖路{i}号",
+        )
+        for i, n in enumerate(names, start=1)
+    ]
+    result = link(people, threshold=0.5, train=True)
+    assert result.trained is False
+    assert "birth_date" in result.parameters["training_failed"]
+    assert result.records == 60

@@ -240,8 +240,17 @@ def link(
         con.unregister("records_arrow")
         api = DuckDBAPI(con)
         linker = Linker(api.register("records"), settings(trained=do_train), log_level=None)
+        fallback: str | None = None
         if do_train:
-            _train(linker, seed=seed)
+            try:
+                _train(linker, seed=seed)
+            except Exception as exc:
+                # A district with few duplicates can leave a level with no matches, and Splink then
+                # refuses an m probability of 0. Score with the shipped parameters instead of failing.
+                fallback = f"{type(exc).__name__}: {exc}"[:300]
+                log.warning("linkage training failed, scoring with the shipped parameters: %s", fallback)
+                do_train = False
+                linker = Linker(api.register("records"), settings(trained=False), log_level=None)
         logging.getLogger("splink").setLevel(logging.WARNING)
         predicted = linker.inference.predict(warning_mode="never")
         table = predicted.physical_name
@@ -256,6 +265,8 @@ def link(
             [threshold],
         ).fetchall()
         parameters = _trained_parameters(linker) if do_train else {"prior": DEFAULT_PRIOR, "m_u": "defaults"}
+        if fallback:
+            parameters["training_failed"] = fallback
     finally:
         con.close()
     keys = gamma_keys()
