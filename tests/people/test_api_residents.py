@@ -282,3 +282,53 @@ def test_correcting_the_id_number_rederives_sex_and_birth_date(client: TestClien
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "id_number"]
     taken = client.patch(f"/api/v1/residents/{rid}", headers=headers, json={"id_number": world.id_numbers["a1_elder"]})
     assert taken.status_code == 409 and taken.json()["link"].endswith(f"/{world.residents['a1_elder']}")
+
+
+def test_every_table_that_names_a_resident_follows_a_merge() -> None:
+    """A table added with a resident foreign key must move with a merge (RESIDENT_OWNED) or be
+    named as one that does not; otherwise a merge would leave its rows on the folded record."""
+    from healthbrain.models import Base
+    from healthbrain.people.service import NOT_MOVED_BY_MERGE, RESIDENT_OWNED
+
+    owned = {m.__tablename__ for m in RESIDENT_OWNED}
+    naming = {
+        t.name
+        for t in Base.metadata.sorted_tables
+        for c in t.columns
+        if t.name != "resident" and any(fk.column.table.name == "resident" for fk in c.foreign_keys)
+    }
+    assert naming - owned - set(NOT_MOVED_BY_MERGE) == set()
+    assert {"immunization", "fhir_resource", "contract"} <= owned
+
+
+def test_merge_moves_immunisations_and_hospital_documents(client: TestClient, world: World, session: Session) -> None:
+    from datetime import UTC, datetime
+
+    from healthbrain.interop.models import FhirResource
+    from healthbrain.records.models import Immunization
+
+    headers = bearer(world, "centre_a")
+    survivor = world.residents["a1_elder"]
+    duplicate = client.post(
+        "/api/v1/residents",
+        headers=headers,
+        json=new_resident(world, id_number=None, name="王大爷", sex="M", birth_date="1950-03-02", phone=None),
+    ).json()["id"]
+    now = datetime.now(UTC)
+    dose = Immunization(
+        resident_id=duplicate, vaccine_code="88", occurrence_date=date(2025, 10, 1), status="completed", recorded_at=now
+    )
+    document = FhirResource(
+        resource_type="Procedure", logical_id="p-merge-1", resident_id=duplicate, last_updated=now, content="{}"
+    )
+    session.add_all([dose, document])
+    session.commit()
+    merged = client.post(
+        f"/api/v1/residents/{survivor}/merge", headers=headers, json={"merged_id": duplicate, "reason": "重复建档"}
+    )
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["moved"]["immunization"] == [dose.id]
+    assert merged.json()["moved"]["fhir_resource"] == [document.id]
+    session.expire_all()
+    assert session.get(Immunization, dose.id).resident_id == survivor  # type: ignore[union-attr]
+    assert session.get(FhirResource, document.id).resident_id == survivor  # type: ignore[union-attr]

@@ -28,6 +28,7 @@ from healthbrain.core.errors import Conflict, InvalidInput, NotFound
 from healthbrain.core.masking import mask_id_number, mask_phone
 from healthbrain.core.time import age_on, local_today, utcnow
 from healthbrain.geo.models import Division, Institution
+from healthbrain.interop.models import FhirResource
 from healthbrain.people import repository
 from healthbrain.people.models import Household, Resident, ResidentIdentifier, ResidentMerge, ResidentStatus
 from healthbrain.people.populations import KeyPopulation, key_population_clause, key_populations
@@ -41,7 +42,14 @@ from healthbrain.people.schemas import (
     ResidentUpdate,
     RevealedIdentity,
 )
-from healthbrain.records.models import Condition, Encounter, MedicationStatement, Observation, PhysicalExam
+from healthbrain.records.models import (
+    Condition,
+    Encounter,
+    Immunization,
+    MedicationStatement,
+    Observation,
+    PhysicalExam,
+)
 from healthbrain.surveillance.models import CaseReport
 
 # Tables whose rows belong to one resident and move with a merge. A module that adds such a
@@ -69,7 +77,12 @@ RESIDENT_OWNED: list[Any] = [
     # overlaps the survivor's (contracts.service.settle_before_merge), an unmerge reopens it.
     Contract,
     ContractConsent,
+    Immunization,
+    FhirResource,  # hospitals' documents kept verbatim
 ]
+# Tables that name a resident but do not follow a merge: the linkage queue names both records of a
+# pair on purpose, and the merge lineage itself. A test checks every other table is listed above.
+NOT_MOVED_BY_MERGE: tuple[str, ...] = ("link_candidate", "resident_merge")
 
 
 def resident_link(resident_id: int) -> str:
